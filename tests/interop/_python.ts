@@ -5,10 +5,10 @@
  * @module
  */
 import { existsSync } from "node:fs";
-import { fromFileUrl } from "node:url";
+import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 
-const REPO_ROOT = path.resolve(path.dirname(fromFileUrl(import.meta.url)), "..", "..");
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** Path of the reference Python interpreter (`PS1_PYTHON`, else `.cache/venv/bin/python`). */
 export function pythonPath(): string {
