@@ -1,0 +1,136 @@
+/**
+ * Chunks of the toolkit's arrays: the `bytes` (little endian) + `zstd` codec chain with the native
+ * `node:zlib` zstd, and the split of a row band (one chunk row of a 2-D array) into chunk files.
+ *
+ * Edge chunks are padded to the full chunk shape with the fill value, as zarr-python does. Chunks that
+ * hold only the fill value are not written (zarr-python 3 does not write them either; they read back as
+ * the fill value). Every frame records its content size (`pledgedSrcSize`), which older numcodecs needs.
+ *
+ * @example
+ * ```ts
+ * import { decodeChunk, encodeChunk } from "./chunks.ts";
+ * const chunk = new Float32Array([1, 2, 3, NaN]);
+ * const back = decodeChunk(encodeChunk(chunk), "float32", 4);
+ * back[2]; // 3
+ * ```
+ * @module
+ */
+
+import zlib from "node:zlib";
+import * as path from "node:path";
+import { StoreError } from "./errors.ts";
+import { type ArraySpec, fillValueOf, type StoreDtype, ZSTD_LEVEL } from "./metadata.ts";
+
+/** A typed array of one of the store's data types. */
+export type StoreTypedArray = Float32Array<ArrayBuffer> | Uint16Array<ArrayBuffer>;
+
+// Typed arrays use the platform's byte order; the chunks are little endian.
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+  throw new Error("ps1-zarr needs a little-endian platform");
+}
+
+const ZSTD_PARAMS = { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL };
+
+// `pledgedSrcSize` is a Node zstd option that the bundled typings do not list yet.
+type ZstdOptions = NonNullable<Parameters<typeof zlib.zstdCompressSync>[1]> & { pledgedSrcSize?: number };
+
+/** Compresses one chunk's elements (bytes codec, little endian, then zstd level 3). */
+export function encodeChunk(chunk: StoreTypedArray): Uint8Array {
+  const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  const opts: ZstdOptions = { params: ZSTD_PARAMS, pledgedSrcSize: bytes.length };
+  return zlib.zstdCompressSync(bytes, opts);
+}
+
+/** Allocates a typed array of `dtype` with `n` elements. */
+export function allocate(dtype: StoreDtype | string, n: number): StoreTypedArray {
+  if (dtype === "float32") return new Float32Array(n);
+  if (dtype === "uint16") return new Uint16Array(n);
+  throw new StoreError(`unsupported data type ${JSON.stringify(dtype)}`);
+}
+
+/**
+ * Decompresses a chunk written with {@link encodeChunk} (or by zarr-python with the same codecs) and
+ * checks that it holds exactly `elements` values; throws {@link StoreError} (naming `where`) otherwise.
+ */
+export function decodeChunk(
+  compressed: Uint8Array,
+  dtype: StoreDtype | string,
+  elements: number,
+  where = "chunk",
+): StoreTypedArray {
+  let raw: Uint8Array;
+  try {
+    raw = zlib.zstdDecompressSync(compressed);
+  } catch (err) {
+    throw new StoreError(`${where}: zstd decode failed (${(err as Error).message})`);
+  }
+  const out = allocate(dtype, elements);
+  if (raw.byteLength !== out.byteLength) {
+    throw new StoreError(`${where}: decoded ${raw.byteLength} bytes, expected ${out.byteLength}`);
+  }
+  new Uint8Array(out.buffer).set(raw);
+  return out;
+}
+
+/** True when every element equals the fill value (NaN counts as equal to a NaN fill). */
+export function isAllFill(chunk: StoreTypedArray, fill: number): boolean {
+  if (Number.isNaN(fill)) {
+    for (let i = 0; i < chunk.length; i++) if (chunk[i] === chunk[i]) return false;
+    return true;
+  }
+  for (let i = 0; i < chunk.length; i++) if (chunk[i] !== fill) return false;
+  return true;
+}
+
+/** What writing one band of chunks did. */
+export interface BandWriteResult {
+  /** Chunk files written (all-fill chunks are skipped). */
+  written: number;
+  /** Compressed bytes written. */
+  bytes: number;
+}
+
+/**
+ * Splits one chunk row of an array into chunks and writes the non-empty ones under `arrayDir`
+ * (`c/{row}/{column}`). `band` holds rows [chunkRow * chunkRows, min(H, (chunkRow + 1) * chunkRows)) of
+ * the whole width, row-major. `scratch` is reused as the chunk buffer when it is big enough.
+ */
+export function writeChunkRow(
+  arrayDir: string,
+  spec: ArraySpec,
+  chunkRow: number,
+  band: StoreTypedArray,
+  scratch?: StoreTypedArray,
+): BandWriteResult {
+  const [height, width] = spec.shape;
+  const [cr, cc] = spec.chunks;
+  const y0 = chunkRow * cr;
+  const rows = Math.min(cr, height - y0);
+  if (!(rows > 0) || band.length !== rows * width) {
+    throw new StoreError(
+      `${arrayDir}: band ${chunkRow} has ${band.length} values, expected ${Math.max(rows, 0)} x ${width}`,
+    );
+  }
+  const fill = fillValueOf(spec.dtype);
+  const chunk = scratch && scratch.length === cr * cc ? scratch : allocate(spec.dtype, cr * cc);
+  const rowDir = path.join(arrayDir, "c", String(chunkRow));
+  let made = false;
+  const result: BandWriteResult = { written: 0, bytes: 0 };
+  for (let col = 0, x0 = 0; x0 < width; col++, x0 += cc) {
+    const cols = Math.min(cc, width - x0);
+    if (rows < cr || cols < cc) chunk.fill(fill);
+    for (let r = 0; r < rows; r++) {
+      chunk.set(band.subarray(r * width + x0, r * width + x0 + cols), r * cc);
+    }
+    if (isAllFill(chunk, fill)) continue;
+    const encoded = encodeChunk(chunk);
+    if (!made) {
+      Deno.mkdirSync(rowDir, { recursive: true });
+      made = true;
+    }
+    Deno.writeFileSync(path.join(rowDir, String(col)), encoded);
+    result.written++;
+    result.bytes += encoded.length;
+  }
+  return result;
+}

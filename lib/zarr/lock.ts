@@ -1,0 +1,92 @@
+/**
+ * The store lock: an exclusive advisory `flock` on `{store}.lock`, a sibling of the store directory, the
+ * same lock the Python tools take through the `filelock` package. It is held only around steps that
+ * change the hierarchy (creating groups, renaming arrays into place, deleting), never while downloading
+ * or encoding. Within one process, holders queue on a promise chain, so one `flock` is held at a time.
+ *
+ * The lock file is never deleted: removing it while another process waits on it would let two holders in.
+ *
+ * @example
+ * ```ts ignore
+ * const lock = new StoreLock("data/ps1_skycells_zarr/ps1_skycells.zarr");
+ * await lock.run(async () => { await Deno.rename(temp, final); });
+ * ```
+ * @module
+ */
+
+import * as path from "node:path";
+import { StoreError } from "./errors.ts";
+
+/** Options of {@link StoreLock}. */
+export interface StoreLockOptions {
+  /** Give up after this long waiting, ms (default: wait forever). */
+  timeoutMs?: number;
+  /** Called once when the lock is held by someone else and we start waiting. */
+  onWait?: (lockPath: string) => void;
+  /** Poll interval while another process holds it, ms (default 50, as filelock's). */
+  pollMs?: number;
+}
+
+const chains = new Map<string, Promise<void>>();
+
+/** The lock file path of a store: `{store}.lock`. */
+export function lockPathOf(storePath: string): string {
+  return path.resolve(storePath).replace(/\/+$/, "") + ".lock";
+}
+
+/** The exclusive lock of one store. */
+export class StoreLock {
+  /** Path of the lock file. */
+  readonly path: string;
+  #opts: StoreLockOptions;
+
+  /** @param storePath the store directory; @param opts timeout and wait callback */
+  constructor(storePath: string, opts: StoreLockOptions = {}) {
+    this.path = lockPathOf(storePath);
+    this.#opts = opts;
+  }
+
+  /** Runs `fn` while holding the lock (in-process queue first, then the file lock). */
+  async run<T>(fn: () => Promise<T> | T): Promise<T> {
+    const previous = chains.get(this.path) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const chain = previous.then(() => mine);
+    chains.set(this.path, chain);
+    await previous;
+    try {
+      const file = await this.#acquire();
+      try {
+        return await fn();
+      } finally {
+        await file.unlock().catch(() => {});
+        file.close();
+      }
+    } finally {
+      release();
+      if (chains.get(this.path) === chain) chains.delete(this.path);
+    }
+  }
+
+  async #acquire(): Promise<Deno.FsFile> {
+    await Deno.mkdir(path.dirname(this.path), { recursive: true });
+    const file = await Deno.open(this.path, { read: true, write: true, create: true });
+    try {
+      if (await file.tryLock(true)) return file;
+      this.#opts.onWait?.(this.path);
+      const start = Date.now();
+      const poll = this.#opts.pollMs ?? 50;
+      while (true) {
+        const timeout = this.#opts.timeoutMs;
+        if (timeout !== undefined && Date.now() - start >= timeout) {
+          throw new StoreError(`${this.path}: store lock still held by another process after ${timeout} ms`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, poll));
+        if (await file.tryLock(true)) return file;
+      }
+    } catch (err) {
+      file.close();
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Node names and paths inside a store. Every name that reaches the file system goes through
+ * {@link checkNodeName}: a plain name of letters, digits, `.`, `_` and `-`, not `.` or `..`, not
+ * starting with `.` (that would hide it, or clash with `.zarray`-style files), and not a Zarr metadata
+ * file name. Paths are `/`-joined lists of such names, so nothing can escape the store directory.
+ *
+ * @example
+ * ```ts
+ * import { checkNodePath } from "./names.ts";
+ * checkNodePath("2556/skycell.2556.080/r"); // ["2556", "skycell.2556.080", "r"]
+ * ```
+ * @module
+ */
+
+import { NodeNameError } from "./errors.ts";
+
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+const RESERVED = new Set(["zarr.json", "c"]);
+
+/** Throws {@link NodeNameError} unless `name` is a safe single node name; returns it. */
+export function checkNodeName(name: string, what = "node name"): string {
+  if (typeof name !== "string" || name.length === 0 || name.length > 255 || !NAME.test(name)) {
+    throw new NodeNameError(`invalid ${what} ${JSON.stringify(name)}: use letters, digits, '.', '_', '-'`);
+  }
+  if (RESERVED.has(name)) throw new NodeNameError(`invalid ${what} ${JSON.stringify(name)}: reserved by Zarr`);
+  return name;
+}
+
+/** Splits a `/`-separated node path ("" is the root) into checked names. */
+export function checkNodePath(nodePath: string): string[] {
+  if (nodePath === "" || nodePath === "/") return [];
+  return nodePath.replace(/^\/+|\/+$/g, "").split("/").map((part) => checkNodeName(part, "path component"));
+}
+
+/** Joins node names into a store path (no leading slash). */
+export function joinNodePath(...parts: string[]): string {
+  return parts.filter((p) => p !== "").join("/");
+}
+
+/** The marker that names a temporary array (built before it is renamed into place). */
+export const TEMP_MARKER = "_temp_";
+
+/** True when a node name is a temporary array's. */
+export function isTempName(name: string): boolean {
+  return name.includes(TEMP_MARKER);
+}
+
+/** A fresh temporary name for an array being built as `name` (unique across processes). */
+export function tempName(name: string, purpose: "new" | "old" = "new"): string {
+  const id = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+  return `${name}${TEMP_MARKER}${purpose === "old" ? "old_" : ""}${id}`;
+}
