@@ -30,7 +30,9 @@ let scratch: StoreTypedArray | undefined;
 
 serveTasks<ChunkRowTask, ChunkRowDone>((task) => {
   const n = task.spec.chunks[0] * task.spec.chunks[1];
-  const sameType = task.spec.dtype === "float32" ? scratch instanceof Float32Array : scratch instanceof Uint16Array;
+  const sameType = task.spec.dtype === "float32"
+    ? scratch instanceof Float32Array
+    : scratch instanceof Uint16Array;
   if (!scratch || !sameType || scratch.length !== n) {
     scratch = task.spec.dtype === "float32" ? new Float32Array(n) : new Uint16Array(n);
   }

@@ -161,10 +161,12 @@ export async function listStore(store: ZarrStore): Promise<StoreListing> {
 /** Finds one skycell's group (current layout first, then legacy), or null. */
 export async function findSkycell(store: ZarrStore, skycell: string): Promise<SkycellNode | null> {
   const { projection } = parseSkycell(skycell);
-  for (const [groupPath, layout] of [
-    [skycellGroupPath(skycell), "current"],
-    [joinNodePath("projections", projection, skycell), "legacy"],
-  ] as const) {
+  for (
+    const [groupPath, layout] of [
+      [skycellGroupPath(skycell), "current"],
+      [joinNodePath("projections", projection, skycell), "legacy"],
+    ] as const
+  ) {
     let info: NodeInfo | null = null;
     let error: string | undefined;
     try {
@@ -173,7 +175,12 @@ export async function findSkycell(store: ZarrStore, skycell: string): Promise<Sk
       error = (err as Error).message;
     }
     if (info || error) {
-      return await describeSkycell(store, { name: skycell, path: groupPath, info, error }, projection, layout);
+      return await describeSkycell(
+        store,
+        { name: skycell, path: groupPath, info, error },
+        projection,
+        layout,
+      );
     }
   }
   return null;

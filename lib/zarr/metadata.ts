@@ -147,17 +147,25 @@ export function parseV3(doc: unknown, where: string): NodeInfo {
   if (!isRecord(doc) || doc.zarr_format !== 3) throw new StoreError(`${where}: not Zarr format 3 metadata`);
   const attributes = isRecord(doc.attributes) ? doc.attributes : {};
   if (doc.node_type === "group") return { kind: "group", format: 3, attributes };
-  if (doc.node_type !== "array") throw new StoreError(`${where}: unknown node_type ${JSON.stringify(doc.node_type)}`);
+  if (doc.node_type !== "array") {
+    throw new StoreError(`${where}: unknown node_type ${JSON.stringify(doc.node_type)}`);
+  }
   const shape = doc.shape;
   const grid = doc.chunk_grid as { name?: string; configuration?: { chunk_shape?: unknown } } | undefined;
   const chunks = grid?.configuration?.chunk_shape;
-  if (!Array.isArray(shape) || !shape.every(Number.isInteger)) throw new StoreError(`${where}: invalid shape`);
+  if (!Array.isArray(shape) || !shape.every(Number.isInteger)) {
+    throw new StoreError(`${where}: invalid shape`);
+  }
   if (grid?.name !== "regular" || !Array.isArray(chunks) || chunks.length !== shape.length) {
     throw new StoreError(`${where}: unsupported chunk grid`);
   }
-  const codecList = Array.isArray(doc.codecs) ? doc.codecs as { name?: string; configuration?: unknown }[] : [];
+  const codecList = Array.isArray(doc.codecs)
+    ? doc.codecs as { name?: string; configuration?: unknown }[]
+    : [];
   const codecs = codecList.map((c) => String(c?.name));
-  const keyEnc = doc.chunk_key_encoding as { name?: string; configuration?: { separator?: string } } | undefined;
+  const keyEnc = doc.chunk_key_encoding as
+    | { name?: string; configuration?: { separator?: string } }
+    | undefined;
   const v2Keys = keyEnc?.name === "v2";
   const sep = keyEnc?.configuration?.separator ?? (v2Keys ? "." : "/");
   const bytesConf = codecList[0]?.configuration as { endian?: string } | undefined;
@@ -171,9 +179,7 @@ export function parseV3(doc: unknown, where: string): NodeInfo {
     fillValue: fillValue(doc.fill_value),
     codecs,
     attributes,
-    chunkKey: v2Keys
-      ? (c) => c.length === 0 ? "0" : c.join(sep)
-      : (c) => ["c", ...c].join(sep),
+    chunkKey: v2Keys ? (c) => c.length === 0 ? "0" : c.join(sep) : (c) => ["c", ...c].join(sep),
     plainZstd: codecs.length === 2 && codecs[0] === "bytes" && codecs[1] === "zstd" &&
       (bytesConf?.endian ?? "little") === "little" && !v2Keys && sep === "/" &&
       (doc.storage_transformers === undefined ||
@@ -193,7 +199,9 @@ export function parseV2(doc: unknown, attrs: unknown, where: string): NodeInfo {
   }
   const raw = String(doc.dtype);
   const sep = typeof doc.dimension_separator === "string" ? doc.dimension_separator : ".";
-  const filters = Array.isArray(doc.filters) ? doc.filters.map((f) => String((f as { id?: string })?.id)) : [];
+  const filters = Array.isArray(doc.filters)
+    ? doc.filters.map((f) => String((f as { id?: string })?.id))
+    : [];
   const compressor = isRecord(doc.compressor) ? [String(doc.compressor.id)] : [];
   return {
     kind: "array",

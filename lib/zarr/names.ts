@@ -22,7 +22,9 @@ export function checkNodeName(name: string, what = "node name"): string {
   if (typeof name !== "string" || name.length === 0 || name.length > 255 || !NAME.test(name)) {
     throw new NodeNameError(`invalid ${what} ${JSON.stringify(name)}: use letters, digits, '.', '_', '-'`);
   }
-  if (RESERVED.has(name)) throw new NodeNameError(`invalid ${what} ${JSON.stringify(name)}: reserved by Zarr`);
+  if (RESERVED.has(name)) {
+    throw new NodeNameError(`invalid ${what} ${JSON.stringify(name)}: reserved by Zarr`);
+  }
   return name;
 }
 

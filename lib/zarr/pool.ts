@@ -105,7 +105,9 @@ export class WorkerPool<T, R> {
  * The worker side: answers each task message with the handler's result. The handler returns the result
  * and the buffers to transfer back.
  */
-export function serveTasks<T, R>(handler: (task: T) => Promise<[R, Transferable[]]> | [R, Transferable[]]): void {
+export function serveTasks<T, R>(
+  handler: (task: T) => Promise<[R, Transferable[]]> | [R, Transferable[]],
+): void {
   const scope = self as unknown as {
     onmessage: ((e: MessageEvent<{ id: number; task: T }>) => void) | null;
     postMessage(msg: unknown, transfer?: Transferable[]): void;

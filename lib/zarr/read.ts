@@ -63,7 +63,9 @@ export class ArrayReader {
 
   /** @internal use {@link openArrayReader} */
   constructor(store: ZarrStore, nodePath: string, info: ArrayInfo) {
-    if (info.shape.length !== 2) throw new StoreError(`${nodePath}: expected a 2-D array, has shape ${info.shape}`);
+    if (info.shape.length !== 2) {
+      throw new StoreError(`${nodePath}: expected a 2-D array, has shape ${info.shape}`);
+    }
     if (info.dtype !== "float32" && info.dtype !== "uint16") {
       throw new StoreError(`${nodePath}: unsupported data type ${info.dtype} (expected float32 or uint16)`);
     }
@@ -115,7 +117,9 @@ export class ArrayReader {
     }
     const w = x1 - x0;
     const n = (y1 - y0) * w;
-    const result = out && out.length >= n ? out.subarray(0, n) as StoreTypedArray : allocate(this.info.dtype, n);
+    const result = out && out.length >= n
+      ? out.subarray(0, n) as StoreTypedArray
+      : allocate(this.info.dtype, n);
     if (this.info.plainZstd) await this.#readDirect(y0, y1, x0, x1, result);
     else await this.#readZarrita(y0, y1, x0, x1, result);
     return result;
@@ -221,11 +225,13 @@ export async function listChunkFiles(dir: string, info: ArrayInfo): Promise<Chun
   const found: ChunkFile[] = [];
   const BATCH = 64;
   for (let i = 0; i < all.length; i += BATCH) {
-    const batch = await Promise.all(all.slice(i, i + BATCH).map(async (coords) => {
-      const key = info.chunkKey(coords);
-      const st = await fs.stat(path.join(dir, key)).catch(() => null);
-      return st?.isFile() ? { coords, key, bytes: st.size } : null;
-    }));
+    const batch = await Promise.all(
+      all.slice(i, i + BATCH).map(async (coords) => {
+        const key = info.chunkKey(coords);
+        const st = await fs.stat(path.join(dir, key)).catch(() => null);
+        return st?.isFile() ? { coords, key, bytes: st.size } : null;
+      }),
+    );
     for (const f of batch) if (f) found.push(f);
   }
   return found;

@@ -182,7 +182,11 @@ export class ZarrStore {
     for (const file of [".zarray", ".zgroup"]) {
       const v2 = await readJson(path.join(dir, file));
       if (v2 !== undefined) {
-        return parseV2(v2, await readJson(path.join(dir, ".zattrs")).catch(() => undefined), path.join(dir, file));
+        return parseV2(
+          v2,
+          await readJson(path.join(dir, ".zattrs")).catch(() => undefined),
+          path.join(dir, file),
+        );
       }
     }
     return null;
@@ -232,7 +236,9 @@ export class ZarrStore {
       const p = parts.slice(0, i).join("/");
       const info = await this.readNode(p);
       if (info?.kind === "group") {
-        if (info.format === 2) throw new StoreError(`${this.fsPath(p)}: a Zarr format 2 group (read-only here)`);
+        if (info.format === 2) {
+          throw new StoreError(`${this.fsPath(p)}: a Zarr format 2 group (read-only here)`);
+        }
         continue;
       }
       if (info) throw new StoreError(`${this.fsPath(p)}: is an array, cannot hold children`);
@@ -250,7 +256,9 @@ export class ZarrStore {
   async beginArray(groupPath: string, name: string, spec: ArraySpec): Promise<ArrayBuild> {
     checkArraySpec(spec);
     checkNodeName(name, "array name");
-    if (isTempName(name)) throw new StoreError(`array name ${JSON.stringify(name)} is reserved for temp arrays`);
+    if (isTempName(name)) {
+      throw new StoreError(`array name ${JSON.stringify(name)} is reserved for temp arrays`);
+    }
     const groupParts = checkNodePath(groupPath);
     await this.ensureGroups(groupParts.join("/"));
     const temp = tempName(name);
@@ -471,7 +479,12 @@ export class ArrayBuild {
       };
       const meta = arrayMetadataJson(this.spec, { ...attributes, [MARKER_KEY]: marker });
       await fs.writeFile(path.join(this.dir, "zarr.json"), meta);
-      const outcome = await this.#store._install(this.groupPath, this.name, this.tempName, opts.keepComplete ?? false);
+      const outcome = await this.#store._install(
+        this.groupPath,
+        this.name,
+        this.tempName,
+        opts.keepComplete ?? false,
+      );
       this.#done = true;
       return {
         path: joinNodePath(this.groupPath, this.name),
