@@ -14,6 +14,7 @@
  */
 
 import { StoreError } from "./errors.ts";
+import { pythonJson } from "./json.ts";
 
 /** Data types the toolkit writes. */
 export type StoreDtype = "float32" | "uint16";
@@ -73,12 +74,12 @@ export function arrayMetadataJson(spec: ArraySpec, attributes: Record<string, un
     node_type: "array",
     storage_transformers: [],
   };
-  return JSON.stringify(doc, null, 2);
+  return pythonJson(doc);
 }
 
 /** The `zarr.json` text zarr-python 3 writes for a group. */
 export function groupMetadataJson(attributes: Record<string, unknown> = {}): string {
-  return JSON.stringify({ attributes, zarr_format: 3, node_type: "group" }, null, 2);
+  return pythonJson({ attributes, zarr_format: 3, node_type: "group" });
 }
 
 /** What a node's metadata says, whatever the Zarr format. */

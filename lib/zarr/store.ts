@@ -26,6 +26,7 @@ import * as path from "node:path";
 import { allocate, type BandWriteResult, type StoreTypedArray, writeChunkRow } from "./chunks.ts";
 import type { ChunkRowDone, ChunkRowTask } from "./encode_worker.ts";
 import { NodeNotFoundError, StoreError } from "./errors.ts";
+import { parseJson, pythonJson } from "./json.ts";
 import { StoreLock, type StoreLockOptions } from "./lock.ts";
 import {
   type ArrayInfo,
@@ -113,7 +114,7 @@ async function readJson(file: string): Promise<unknown | undefined> {
     throw new StoreError(`${file}: cannot read (${(err as Error).message})`);
   }
   try {
-    return JSON.parse(text);
+    return parseJson(text);
   } catch (err) {
     throw new StoreError(`${file}: invalid JSON (${(err as Error).message})`);
   }
@@ -323,7 +324,7 @@ export class ZarrStore {
       if (!doc) throw new NodeNotFoundError(`${file}: no Zarr format 3 node to update`);
       parseV3(doc, file);
       doc.attributes = update(structuredClone((doc.attributes ?? {}) as Record<string, unknown>));
-      await writeFileAtomic(file, JSON.stringify(doc, null, 2));
+      await writeFileAtomic(file, pythonJson(doc));
     });
   }
 
