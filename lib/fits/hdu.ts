@@ -39,8 +39,8 @@ function describeStart(bytes: Uint8Array): string {
   return `starts with '${head.slice(0, 30)}'`;
 }
 
-/** Data length in bytes from BITPIX, NAXISn, PCOUNT and GCOUNT. */
-function dataLength(header: FitsHeader, source: string | undefined): number {
+/** Data length in bytes (without padding) from BITPIX, NAXISn, PCOUNT and GCOUNT; throws {@link FitsError}. */
+export function dataLength(header: FitsHeader, source: string | undefined): number {
   const bitpix = header.getNumber("BITPIX");
   const naxis = header.getNumber("NAXIS");
   if (bitpix === undefined || ![8, 16, 32, 64, -32, -64].includes(bitpix)) {
