@@ -1,0 +1,101 @@
+/**
+ * Worker of the ingest pool: turns one FITS file (a download or a local mirror file) into the chunk files
+ * of a temporary array, row band by row band, so at most one chunk row of decoded pixels is in memory.
+ * It checks the file's `DATASUM`/`CHECKSUM` cards, digests the file (SHA-256, for the provenance) and
+ * returns the store header string (astropy's form), which the main thread commits with the array.
+ * @module
+ */
+
+import { scanHdus } from "../fits/hdu.ts";
+import { openImage } from "../fits/image.ts";
+import { verifyChecksums } from "../fits/verify.ts";
+import { type StoreTypedArray, writeChunkRow } from "../zarr/chunks.ts";
+import type { ArraySpec } from "../zarr/metadata.ts";
+import { serveTasks } from "../zarr/pool.ts";
+
+/** One file to ingest into a temp array directory. */
+export interface IngestTask {
+  /** FITS file to read. */
+  fitsPath: string;
+  /** Name of the source in messages (URL or path). */
+  source: string;
+  /** The temp array directory the chunks go into. */
+  arrayDir: string;
+  /** Shape, type and chunks (from the file's headers). */
+  spec: ArraySpec;
+}
+
+/** What the worker did. */
+export interface IngestDone {
+  /** The header string for `attributes.header`. */
+  header: string;
+  /** Chunk files written. */
+  written: number;
+  /** Compressed bytes written. */
+  bytes: number;
+  /** Source file size. */
+  sourceBytes: number;
+  /** `sha256:<hex>` of the source file. */
+  digest: string;
+  /** HDUs whose checksum cards were verified. */
+  checksums: number;
+  /** Decoded bytes (pixels x element size). */
+  decodedBytes: number;
+  /** CPU-heavy time in the worker, ms. */
+  ms: number;
+}
+
+let band: StoreTypedArray | undefined;
+let scratch: StoreTypedArray | undefined;
+
+function buffer(current: StoreTypedArray | undefined, dtype: string, n: number): StoreTypedArray {
+  const ok = current && current.length >= n &&
+    (dtype === "float32" ? current instanceof Float32Array : current instanceof Uint16Array);
+  if (ok) return current!;
+  return dtype === "float32" ? new Float32Array(n) : new Uint16Array(n);
+}
+
+async function ingest(task: IngestTask): Promise<IngestDone> {
+  const start = performance.now();
+  const bytes = Deno.readFileSync(task.fitsPath);
+  const digest = crypto.subtle.digest("SHA-256", bytes);
+  const hdus = scanHdus(bytes, task.source);
+  const { datasums, checksums } = verifyChecksums(bytes, hdus, task.source);
+  const image = openImage(bytes, { source: task.source });
+  const [height, width] = task.spec.shape;
+  if (image.width !== width || image.height !== height) {
+    throw new Error(
+      `${task.source}: image is ${image.height} x ${image.width}, expected ${height} x ${width}`,
+    );
+  }
+  const type = task.spec.dtype;
+  const rowsPerBand = task.spec.chunks[0];
+  band = buffer(band, type, rowsPerBand * width);
+  scratch = buffer(scratch, type, task.spec.chunks[0] * task.spec.chunks[1]);
+  if (scratch.length !== task.spec.chunks[0] * task.spec.chunks[1]) {
+    scratch = scratch.subarray(0, task.spec.chunks[0] * task.spec.chunks[1]) as StoreTypedArray;
+  }
+  let written = 0;
+  let stored = 0;
+  for (let row = 0, y0 = 0; y0 < height; row++, y0 += rowsPerBand) {
+    const y1 = Math.min(height, y0 + rowsPerBand);
+    const out = band.subarray(0, (y1 - y0) * width) as StoreTypedArray;
+    image.readRows(y0, y1, type, out as Float32Array & Uint16Array);
+    const r = writeChunkRow(task.arrayDir, task.spec, row, out, scratch);
+    written += r.written;
+    stored += r.bytes;
+  }
+  const hex = [...new Uint8Array(await digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return {
+    header: image.storeHeader(type),
+    written,
+    bytes: stored,
+    sourceBytes: bytes.length,
+    digest: `sha256:${hex}`,
+    checksums: Math.max(datasums, checksums),
+    decodedBytes: width * height * (type === "float32" ? 4 : 2),
+    ms: performance.now() - start,
+  };
+}
+
+serveTasks<IngestTask, IngestDone>(async (task) => [await ingest(task), []]);
