@@ -30,6 +30,7 @@ export class WorkerPool<T, R> {
   #idle: Worker[] = [];
   #all = new Set<Worker>();
   #queue: Pending<R>[] = [];
+  #running = new Map<Worker, Pending<R>>();
   #nextId = 1;
   #closed = false;
 
@@ -54,13 +55,19 @@ export class WorkerPool<T, R> {
     return this.#queue.length;
   }
 
-  /** Terminates the workers; queued tasks are rejected. */
+  /** Terminates the workers; running and queued tasks are rejected. */
   close(): void {
     this.#closed = true;
-    for (const w of this.#all) w.terminate();
+    for (const w of this.#all) {
+      w.onmessage = null;
+      w.onerror = null;
+      w.terminate();
+    }
     this.#all.clear();
     this.#idle = [];
-    for (const p of this.#queue.splice(0)) p.reject(new Error("worker pool closed"));
+    const running = [...this.#running.values()];
+    this.#running.clear();
+    for (const p of [...running, ...this.#queue.splice(0)]) p.reject(new Error("worker pool closed"));
   }
 
   #pump(): void {
@@ -78,9 +85,11 @@ export class WorkerPool<T, R> {
   }
 
   #start(worker: Worker, job: Pending<R>): void {
+    this.#running.set(worker, job);
     const finish = (fn: () => void) => {
       worker.onmessage = null;
       worker.onerror = null;
+      this.#running.delete(worker);
       fn();
       if (this.#all.has(worker)) this.#idle.push(worker);
       this.#pump();

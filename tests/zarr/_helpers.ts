@@ -1,0 +1,205 @@
+/**
+ * Shared helpers of the store tests: temporary stores, deterministic test images, writing a whole image
+ * through an {@link ArrayBuild}, bit-exact comparison, and child `deno run` processes.
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { StoreTypedArray } from "../../lib/zarr/chunks.ts";
+import type { ArraySpec, StoreDtype } from "../../lib/zarr/metadata.ts";
+import { type CommitResult, type Provenance, ZarrStore } from "../../lib/zarr/store.ts";
+
+/** Absolute path of the repository root. */
+export const REPO_ROOT: string = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** A seeded PRNG (mulberry32) giving floats in [0, 1). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Options of {@link testImage}. */
+export interface ImageOptions {
+  /** PRNG seed. */
+  seed?: number;
+  /** Width of a border of fill values (NaN or 0) around the data. */
+  border?: number;
+}
+
+/**
+ * A deterministic test image: float32 quantized sky noise, or uint16 mask bits, with an optional border
+ * of the fill value (NaN / 0) like the edge of a skycell.
+ */
+export function testImage(
+  dtype: StoreDtype,
+  height: number,
+  width: number,
+  opts: ImageOptions = {},
+): StoreTypedArray {
+  const next = rng(opts.seed ?? 1);
+  const border = opts.border ?? 0;
+  const out = dtype === "float32" ? new Float32Array(height * width) : new Uint16Array(height * width);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      const inside = y >= border && y < height - border && x >= border && x < width - border;
+      if (dtype === "float32") {
+        out[i] = inside ? Math.round((100 + (next() - 0.5) * 40) * 16) / 16 : NaN;
+      } else {
+        out[i] = inside ? (next() < 0.9 ? 0 : 1 << Math.floor(next() * 16)) : 0;
+      }
+    }
+  }
+  return out;
+}
+
+/** Asserts that two typed arrays hold the same bytes (NaN payloads included), naming the first difference. */
+export function assertSameBits(actual: StoreTypedArray, expected: StoreTypedArray, what = "array"): void {
+  assert.equal(actual.constructor, expected.constructor, `${what}: element type`);
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  const a = new Uint8Array(actual.buffer, actual.byteOffset, actual.byteLength);
+  const b = new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) {
+      const el = Math.floor(i / actual.BYTES_PER_ELEMENT);
+      assert.fail(`${what}: element ${el} differs: ${actual[el]} != ${expected[el]}`);
+    }
+  }
+}
+
+/** The window [y0, y1) x [x0, x1) of a row-major image of width `width`. */
+export function window(
+  image: StoreTypedArray,
+  width: number,
+  y0: number,
+  y1: number,
+  x0: number,
+  x1: number,
+): StoreTypedArray {
+  const w = x1 - x0;
+  const out = image instanceof Float32Array
+    ? new Float32Array((y1 - y0) * w)
+    : new Uint16Array((y1 - y0) * w);
+  for (let y = y0; y < y1; y++) out.set(image.subarray(y * width + x0, y * width + x1), (y - y0) * w);
+  return out;
+}
+
+/** Writes a whole image as array `name` of `group`, by the worker pool or on this thread, and commits it. */
+export async function writeImage(
+  store: ZarrStore,
+  group: string,
+  name: string,
+  spec: ArraySpec,
+  image: StoreTypedArray,
+  opts: {
+    mode?: "pool" | "sync";
+    attributes?: Record<string, unknown>;
+    provenance?: Provenance;
+    keepComplete?: boolean;
+  } = {},
+): Promise<CommitResult> {
+  const build = await store.beginArray(group, name, spec);
+  const width = spec.shape[1];
+  for (let row = 0; row < build.chunkRows; row++) {
+    const [y0, y1] = build.rowsOf(row);
+    const band = build.takeBand(row);
+    band.set(image.subarray(y0 * width, y1 * width));
+    if (opts.mode === "sync") build.writeChunkRowSync(row, band);
+    else await build.writeChunkRow(row, band);
+  }
+  return await build.commit(opts.attributes ?? { header: "" }, opts.provenance ?? {}, {
+    keepComplete: opts.keepComplete,
+  });
+}
+
+/** Runs `fn` with a fresh store in a temporary directory, removed afterwards. */
+export async function withStore<T>(
+  fn: (store: ZarrStore, dir: string) => Promise<T>,
+  opts: { workers?: number } = {},
+): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "zarr_test_" });
+  const store = await ZarrStore.open(path.join(dir, "s.zarr"), { create: true, workers: opts.workers ?? 2 });
+  try {
+    return await fn(store, dir);
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "zarr_test_" });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Every file and directory under `dir`, as sorted relative paths (directories end in `/`). */
+export async function tree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(path.join(dir, rel))) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory) {
+        out.push(p + "/");
+        await walk(p);
+      } else out.push(p);
+    }
+  };
+  await walk("");
+  return out.sort();
+}
+
+/** Path of the child process script used by the multi-process tests. */
+export const CHILD_SCRIPT: string = path.join(REPO_ROOT, "tests", "zarr", "_child.ts");
+
+/** Starts `deno run` on the child script with `args` (stdout piped, stderr inherited). */
+export function spawnChild(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      `--config=${path.join(REPO_ROOT, "deno.json")}`,
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      CHILD_SCRIPT,
+      ...args,
+    ],
+    cwd: REPO_ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Reads a child's stdout line by line until `predicate` matches a line; returns that line. */
+export async function waitForLine(
+  reader: ReadableStreamDefaultReader<string>,
+  predicate: (line: string) => boolean,
+  seen: string[] = [],
+): Promise<string> {
+  let buffered = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`child ended before the expected line; it printed:\n${seen.join("\n")}`);
+    buffered += value;
+    const lines = buffered.split("\n");
+    buffered = lines.pop()!;
+    for (const line of lines) {
+      seen.push(line);
+      if (predicate(line)) return line;
+    }
+  }
+}
