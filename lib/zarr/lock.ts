@@ -6,6 +6,10 @@
  *
  * The lock file is never deleted: removing it while another process waits on it would let two holders in.
  *
+ * `run` is reentrant within one async call chain: a `run` inside another `run` of the same lock (e.g. a
+ * store method that locks, called by code that already holds the lock to re-check something first) runs
+ * directly instead of waiting for itself.
+ *
  * @example
  * ```ts ignore
  * const lock = new StoreLock("data/ps1_skycells_zarr/ps1_skycells.zarr");
@@ -14,6 +18,7 @@
  * @module
  */
 
+import { AsyncLocalStorage } from "node:async_hooks";
 import * as path from "node:path";
 import { StoreError } from "./errors.ts";
 
@@ -28,6 +33,10 @@ export interface StoreLockOptions {
 }
 
 const chains = new Map<string, Promise<void>>();
+
+// Which locks the current async call chain holds. A hold is marked released when its `run` ends, so a
+// callback that outlives it (and inherits the context) takes the lock again.
+const holding = new AsyncLocalStorage<Map<string, { held: boolean }>>();
 
 /** The lock file path of a store: `{store}.lock`. */
 export function lockPathOf(storePath: string): string {
@@ -48,6 +57,8 @@ export class StoreLock {
 
   /** Runs `fn` while holding the lock (in-process queue first, then the file lock). */
   async run<T>(fn: () => Promise<T> | T): Promise<T> {
+    const held = holding.getStore();
+    if (held?.get(this.path)?.held) return await fn();
     const previous = chains.get(this.path) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((resolve) => (release = resolve));
@@ -56,9 +67,11 @@ export class StoreLock {
     await previous;
     try {
       const file = await this.#acquire();
+      const hold = { held: true };
       try {
-        return await fn();
+        return await holding.run(new Map(held).set(this.path, hold), fn);
       } finally {
+        hold.held = false;
         await file.unlock().catch(() => {});
         file.close();
       }
