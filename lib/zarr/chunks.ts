@@ -49,6 +49,49 @@ export function allocate(dtype: StoreDtype | string, n: number): StoreTypedArray
 }
 
 /**
+ * The content size a zstd frame header records, or null when the data is not a zstd frame or the frame
+ * does not record it.
+ */
+export function zstdContentSize(frame: Uint8Array): number | null {
+  if (frame.length < 6) return null;
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (view.getUint32(0, true) !== 0xfd2fb528) return null;
+  const descriptor = frame[4];
+  const fcsFlag = descriptor >> 6;
+  const singleSegment = (descriptor >> 5) & 1;
+  if (fcsFlag === 0 && !singleSegment) return null;
+  const at = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][descriptor & 3];
+  const size = [1, 2, 4, 8][fcsFlag];
+  if (at + size > frame.length) return null;
+  if (fcsFlag === 0) return view.getUint8(at);
+  if (fcsFlag === 1) return view.getUint16(at, true) + 256;
+  if (fcsFlag === 2) return view.getUint32(at, true);
+  return Number(view.getBigUint64(at, true));
+}
+
+/**
+ * Decompresses zstd data and checks the result against the content size the frame records. The native
+ * decoder returns what it could decode from a cut-off frame without an error, so a torn file is only seen
+ * by its length; throws {@link StoreError} naming `where`.
+ */
+export function zstdDecompress(compressed: Uint8Array, where = "chunk"): Uint8Array {
+  if (compressed.length === 0) throw new StoreError(`${where}: empty chunk file`);
+  let raw: Uint8Array;
+  try {
+    raw = zlib.zstdDecompressSync(compressed);
+  } catch (err) {
+    throw new StoreError(`${where}: zstd decode failed (${(err as Error).message})`);
+  }
+  const recorded = zstdContentSize(compressed);
+  if (recorded !== null && raw.byteLength < recorded) {
+    throw new StoreError(
+      `${where}: truncated chunk file (its zstd frame decodes to ${raw.byteLength} of ${recorded} bytes)`,
+    );
+  }
+  return raw;
+}
+
+/**
  * Decompresses a chunk written with {@link encodeChunk} (or by zarr-python with the same codecs) and
  * checks that it holds exactly `elements` values; throws {@link StoreError} (naming `where`) otherwise.
  */
@@ -58,12 +101,7 @@ export function decodeChunk(
   elements: number,
   where = "chunk",
 ): StoreTypedArray {
-  let raw: Uint8Array;
-  try {
-    raw = zlib.zstdDecompressSync(compressed);
-  } catch (err) {
-    throw new StoreError(`${where}: zstd decode failed (${(err as Error).message})`);
-  }
+  const raw = zstdDecompress(compressed, where);
   const out = allocate(dtype, elements);
   if (raw.byteLength !== out.byteLength) {
     throw new StoreError(`${where}: decoded ${raw.byteLength} bytes, expected ${out.byteLength}`);

@@ -19,7 +19,7 @@ import * as path from "node:path";
 import zlib from "node:zlib";
 import * as zarr from "zarrita";
 import FileSystemStore from "@zarrita/storage/fs";
-import { allocate, decodeChunk, type StoreTypedArray } from "./chunks.ts";
+import { allocate, decodeChunk, type StoreTypedArray, zstdDecompress } from "./chunks.ts";
 import { StoreError } from "./errors.ts";
 import { type ArrayInfo, chunkGridShape } from "./metadata.ts";
 import type { ZarrStore } from "./store.ts";
@@ -34,7 +34,7 @@ class NativeZstd {
     return zlib.zstdCompressSync(bytes);
   }
   decode(bytes: Uint8Array): Uint8Array {
-    return zlib.zstdDecompressSync(bytes);
+    return zstdDecompress(bytes, "zstd frame");
   }
 }
 zarr.registry.set("zstd", () => NativeZstd as never);
@@ -179,6 +179,11 @@ export class ArrayReader {
     try {
       view = await zarr.get(arr, [zarr.slice(y0, y1), zarr.slice(x0, x1)]);
     } catch (err) {
+      // zarrita does not say which chunk failed: find it, so the error names the file.
+      const [cr, cc] = this.info.chunks;
+      for (let row = Math.floor(y0 / cr); row * cr < y1; row++) {
+        for (let col = Math.floor(x0 / cc); col * cc < x1; col++) await this.readChunk([row, col]);
+      }
       throw new StoreError(`${this.path}: read failed (${(err as Error).message})`);
     }
     const data = view.data as unknown as ArrayLike<number>;

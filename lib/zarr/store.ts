@@ -299,8 +299,8 @@ export class ZarrStore {
   }
 
   /**
-   * Removes a temp node directly (no rename: it is not part of the data). Refuses a path whose last name
-   * is not a temp name.
+   * Removes a temp node (no rename: it is not part of the data). Refuses a path whose last name is not a
+   * temp name. Runs under the lock, so it never removes a temp array while it is being renamed into place.
    */
   async deleteTemp(nodePath: string): Promise<boolean> {
     const parts = checkNodePath(nodePath);
@@ -308,9 +308,11 @@ export class ZarrStore {
       throw new StoreError(`${nodePath}: not a temp node`);
     }
     const dir = this.fsPath(nodePath);
-    if (!(await exists(dir))) return false;
-    await fs.rm(dir, { recursive: true, force: true });
-    return true;
+    return await this.lock.run(async () => {
+      if (!(await exists(dir))) return false;
+      await fs.rm(dir, { recursive: true, force: true });
+      return true;
+    });
   }
 
   /** Updates a v3 node's attributes atomically under the lock; `update` gets a copy and returns the new ones. */
@@ -351,9 +353,21 @@ export class ZarrStore {
       if (keepComplete && current?.kind === "array" && isMarkedComplete(current)) {
         return { replaced: false, kept: true };
       }
+      // The temp array may have been removed meanwhile (a temp cleanup, or its group deleted): check
+      // before the old array is moved away, and move it back if the new one cannot take its place.
+      if (!(await exists(path.join(tempDir, "zarr.json")))) {
+        throw new StoreError(`${tempDir}: the temp array disappeared before it was renamed into place`);
+      }
       const present = await exists(finalDir);
       if (present) await fs.rename(finalDir, trash);
-      await fs.rename(tempDir, finalDir);
+      try {
+        await fs.rename(tempDir, finalDir);
+      } catch (err) {
+        if (present) await fs.rename(trash, finalDir);
+        throw new StoreError(
+          `${finalDir}: cannot rename the new array into place (${(err as Error).message})`,
+        );
+      }
       return { replaced: present, kept: false };
     });
     if (outcome.replaced) await fs.rm(trash, { recursive: true, force: true });
@@ -479,7 +493,9 @@ export class ArrayBuild {
         writer: `${TOOLKIT} ${VERSION}`,
       };
       const meta = arrayMetadataJson(this.spec, { ...attributes, [MARKER_KEY]: marker });
-      await fs.writeFile(path.join(this.dir, "zarr.json"), meta);
+      await fs.writeFile(path.join(this.dir, "zarr.json"), meta).catch((err) => {
+        throw new StoreError(`${this.dir}: cannot write zarr.json (${(err as Error).message})`);
+      });
       const outcome = await this.#store._install(
         this.groupPath,
         this.name,
