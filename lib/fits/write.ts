@@ -324,10 +324,26 @@ export class FitsStreamWriter {
     }
     const size = pixels.length * bytesPerPixel(this.#type);
     if (this.#buffer.length < size) this.#buffer = new Uint8Array(size);
-    const bytes = encodeRows(pixels, this.#type, this.#buffer);
+    await this.writeEncodedRows(encodeRows(pixels, this.#type, this.#buffer));
+  }
+
+  /**
+   * Writes the next whole rows already encoded as FITS data (big endian, as {@link encodeRows} gives
+   * them), e.g. by a worker thread.
+   */
+  async writeEncodedRows(bytes: Uint8Array): Promise<void> {
+    if (this.#closed) throw new FitsWriteError(`${this.#path}: write after close`);
+    const rowBytes = this.#width * bytesPerPixel(this.#type);
+    if (bytes.length % rowBytes !== 0) {
+      throw new FitsWriteError(`${this.#path}: ${bytes.length} bytes are not whole rows of ${rowBytes}`);
+    }
+    const pixels = bytes.length / bytesPerPixel(this.#type);
+    if (pixels > this.#remainingPixels) {
+      throw new FitsWriteError(`${this.#path}: more rows than the image height`);
+    }
     this.#checksum?.add(bytes);
     await writeAll(this.#file, bytes);
-    this.#remainingPixels -= pixels.length;
+    this.#remainingPixels -= pixels;
   }
 
   /** Pads the data unit, fills in the checksum cards if asked, and closes the file. */
