@@ -439,7 +439,7 @@ class DownloadRun {
       for (const skycell of this.#skycells) {
         const p = store
           ? await planSkycell(store, skycell, cfg.bands, this.#o.overwrite ?? false)
-          : { skycell, fetch: skycellJobs(skycell, cfg.bands), complete: [], temps: 0 };
+          : { skycell, fetch: skycellJobs(skycell, cfg.bands), complete: [], orphans: [], temps: 0 };
         const sizes = await Promise.all(p.fetch.map((job) => this.#expectedBytes(job, client)));
         const known = sizes.every((s) => s !== null);
         plan.push({
@@ -511,8 +511,8 @@ class DownloadRun {
     const temps = [...planned.values()].reduce((a, p) => a + p.temps, 0);
     if (temps > 0) {
       this.#log.warn(
-        `${temps} temp arrays left by interrupted runs (or being written by another process); ` +
-          `remove them with zarr_inventory.ts --cleanup-temp when no download is running`,
+        `${temps} temp arrays of other hosts or running processes seen; if no download is running, ` +
+          `remove them with zarr_inventory.ts --cleanup-temp`,
       );
     }
     const done =
@@ -538,6 +538,10 @@ class DownloadRun {
 
   async #runSkycell(plan: SkycellPlan, slots: Slots, signal: AbortSignal): Promise<void> {
     const t0 = performance.now();
+    for (const orphan of plan.orphans) {
+      await this.#store!.deleteTemp(orphan).catch((err) => this.#log.warn(`${orphan}: ${(err as Error).message}`));
+      this.#log.info(`removed ${orphan} (left by a process that no longer runs)`);
+    }
     this.#progress.arraysToFetch += plan.fetch.length;
     for (const job of plan.complete) {
       this.#artifact(job, "skipped");

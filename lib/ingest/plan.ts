@@ -14,6 +14,7 @@ import { parseSkycell, SkycellNameError } from "../ps1/skycell.ts";
 import { type FileKind, PS1_BANDS } from "../ps1/urls.ts";
 import { ARRAY_KINDS, arrayName, dtypeOf, findSkycell, headerOf, skycellGroupPath } from "../zarr/layout.ts";
 import type { NodeInfo } from "../zarr/metadata.ts";
+import { isOrphanTemp } from "../zarr/names.ts";
 import { isMarkedComplete, type ZarrStore } from "../zarr/store.ts";
 
 /** A bad option or input of a download run (one line naming it). */
@@ -139,7 +140,9 @@ export interface SkycellPlan {
   fetch: ArrayJob[];
   /** Arrays already complete (skipped unless overwriting). */
   complete: ArrayJob[];
-  /** Temp arrays seen in the group (left by an interrupted run, or being written by another process). */
+  /** Temp arrays of processes on this host that no longer run (safe to remove). */
+  orphans: string[];
+  /** Other temp arrays (another host's, or a build in progress). */
   temps: number;
 }
 
@@ -176,13 +179,16 @@ export async function planSkycell(
   overwrite: boolean,
 ): Promise<SkycellPlan> {
   const jobs = skycellJobs(skycell, bands);
-  const plan: SkycellPlan = { skycell, fetch: [], complete: [], temps: 0 };
-  const node = overwrite ? null : await findSkycell(store, skycell);
+  const plan: SkycellPlan = { skycell, fetch: [], complete: [], orphans: [], temps: 0 };
+  const node = await findSkycell(store, skycell);
   // Arrays of the legacy layout are not reused: the toolkit writes the current layout.
   const current = node?.layout === "current" ? node : null;
-  plan.temps = current?.temps.length ?? 0;
+  for (const temp of node?.temps ?? []) {
+    if (isOrphanTemp(temp.name)) plan.orphans.push(temp.path);
+    else plan.temps++;
+  }
   for (const job of jobs) {
-    const child = current?.arrays.find((a) => a.name === job.name);
+    const child = overwrite ? undefined : current?.arrays.find((a) => a.name === job.name);
     if (child && isArrayComplete(child.info, current!.group, job.kind)) plan.complete.push(job);
     else plan.fetch.push(job);
   }

@@ -47,8 +47,58 @@ export function isTempName(name: string): boolean {
   return name.includes(TEMP_MARKER);
 }
 
-/** A fresh temporary name for an array being built as `name` (unique across processes). */
+let host: string | undefined;
+
+/** This machine's host name as a node-name-safe token (needs no permission: falls back to /proc). */
+export function hostToken(): string {
+  if (host === undefined) {
+    let name = "";
+    try {
+      name = Deno.hostname();
+    } catch {
+      try {
+        name = Deno.readTextFileSync("/proc/sys/kernel/hostname");
+      } catch {
+        name = "";
+      }
+    }
+    host = name.trim().split(".")[0].replace(/[^A-Za-z0-9]/g, "").slice(0, 32) || "host";
+  }
+  return host;
+}
+
+/**
+ * A fresh temporary name for an array being built as `name`: `{name}_temp_[old_]{host}-{pid}-{random}`.
+ * The host and process id let a later run tell an orphan (its process is gone) from a build in progress.
+ */
 export function tempName(name: string, purpose: "new" | "old" = "new"): string {
-  const id = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
-  return `${name}${TEMP_MARKER}${purpose === "old" ? "old_" : ""}${id}`;
+  const id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+  return `${name}${TEMP_MARKER}${purpose === "old" ? "old_" : ""}${hostToken()}-${Deno.pid}-${id}`;
+}
+
+/** The host and process id recorded in a temp name, or null for temp names without them (other tools). */
+export function tempOwner(name: string): { host: string; pid: number } | null {
+  const m = /_temp_(?:old_)?([A-Za-z0-9]+)-(\d+)-[0-9a-f]+$/.exec(name);
+  return m ? { host: m[1], pid: Number(m[2]) } : null;
+}
+
+/**
+ * True when a temp node certainly belongs to a process that no longer runs: it was made on this host by a
+ * process id that is not alive (checked through /proc). Anything else (another host, a live process, an
+ * unknown name, no /proc) is not an orphan as far as we can tell.
+ */
+export function isOrphanTemp(name: string): boolean {
+  const owner = tempOwner(name);
+  if (!owner || owner.host !== hostToken() || owner.pid === Deno.pid) return false;
+  try {
+    Deno.statSync("/proc/self");
+  } catch {
+    return false;
+  }
+  try {
+    Deno.statSync(`/proc/${owner.pid}`);
+    return false;
+  } catch {
+    return true;
+  }
 }

@@ -1,0 +1,324 @@
+import { strict as assert } from "node:assert";
+import * as path from "node:path";
+import { encodeHex } from "./_hex.ts";
+import { downloadAndStorePs1Data } from "../../download_and_store_zarr.ts";
+import { localPath } from "../../lib/ps1/urls.ts";
+import { findSkycell, skycellGroupPath } from "../../lib/zarr/layout.ts";
+import { MARKER_KEY, ZarrStore } from "../../lib/zarr/store.ts";
+import { assertStoreMatchesSource, listTree, makeArchive } from "./_setup.ts";
+
+const FAST = { backoffMs: 5, retries: 3, timeout: 2 };
+
+Deno.test("a full run stores every array of the CCD (padding cells included) bit-exact with the sources", async () => {
+  const a = await makeArchive({ size: 1100 });
+  try {
+    const r = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, ...FAST });
+    assert.equal(r.status, "completed", r.message);
+    assert.equal(r.skycellsFound, 6); // 3 main skycells + 3 padding-only ones
+    assert.deepEqual(r.producedSkycells, a.skycells);
+    assert.equal(r.expectedCount, 72);
+    assert.equal(r.producedCount, 72);
+    assert.equal(r.stats.arraysWritten, 72);
+    assert.deepEqual(r.failures, []);
+    await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells);
+    // Provenance: the marker records the URL, size and digest of the file the pixels came from.
+    const store = await ZarrStore.open(a.storePath);
+    const info = await store.readArray(`${skycellGroupPath("skycell.2556.080")}/r_wt`);
+    const marker = info.attributes[MARKER_KEY] as Record<string, unknown>;
+    const source = await Deno.readFile(localPath(a.archiveDir, "skycell.2556.080", "r", "weight"));
+    assert.equal(marker.complete, true);
+    assert.equal(marker.source_bytes, source.length);
+    assert.equal(marker.source_digest, `sha256:${encodeHex(await crypto.subtle.digest("SHA-256", source))}`);
+    assert.match(String(marker.source), /\/2556\/080\/rings\.v3\.skycell\.2556\.080\.stk\.r\.unconv\.wt\.fits$/);
+    store.close();
+
+    // A second run fetches nothing.
+    const before = a.server.stats().requests;
+    const again = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, ...FAST });
+    assert.equal(again.status, "completed");
+    assert.equal(again.stats.arraysWritten, 0);
+    assert.equal(again.stats.arraysSkipped, 72);
+    assert.equal(a.server.stats().requests, before);
+
+    // --overwrite fetches everything again and leaves one copy.
+    const over = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      skycells: ["skycell.2556.081"],
+      overwrite: true,
+      ...FAST,
+    });
+    assert.equal(over.stats.arraysWritten, 12);
+    await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("resume fetches only the arrays that are missing", async () => {
+  const a = await makeArchive();
+  try {
+    const first = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      bands: ["r"],
+      ...FAST,
+    });
+    assert.equal(first.stats.arraysWritten, 18);
+    const store = await ZarrStore.open(a.storePath);
+    assert.ok(await store.deleteNode(`${skycellGroupPath("skycell.2557.000")}/r_mask`));
+    store.close();
+    const r = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, ...FAST });
+    assert.equal(r.status, "completed", r.message);
+    assert.equal(r.stats.arraysSkipped, 17);
+    assert.equal(r.stats.arraysWritten, 72 - 17);
+    await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("transient faults end in success after retries, never in a stored wrong array", async () => {
+  const faults = {
+    rules: [
+      { match: "*.stk.r.unconv.fits", fault: { kind: "status", status: 503 }, times: 2 },
+      { match: "*.stk.r.unconv.mask.fits", fault: { kind: "rateLimit", retryAfterSeconds: 0 }, times: 2 },
+      { match: "*.stk.r.unconv.wt.fits", fault: { kind: "reset", fraction: 0.5 }, times: 1 },
+      { match: "*.stk.i.unconv.fits", fault: { kind: "truncate", fraction: 0.7 }, times: 1 },
+      { match: "*.stk.i.unconv.mask.fits", fault: { kind: "truncate", declareLength: false }, times: 1 },
+      { match: "*.stk.i.unconv.wt.fits", fault: { kind: "corrupt", flips: 3 }, times: 1 },
+      { match: "2556/080/*.stk.z.unconv.fits", fault: { kind: "stall" }, times: 1 },
+      { match: "2556/081/*.stk.z.unconv.fits", fault: { kind: "slow", bytesPerSecond: 400_000 } },
+      { match: "*.stk.z.unconv.mask.fits", fault: { kind: "status", status: 500 }, times: 1 },
+    ],
+  } as const;
+  const a = await makeArchive({ faults: structuredClone(faults) as never });
+  try {
+    const r = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      ...FAST,
+      timeout: 0.5,
+    });
+    assert.equal(r.status, "completed", `${r.message}: ${JSON.stringify(r.failures)}`);
+    assert.ok(r.stats.retries >= 6 * 5, `retries ${r.stats.retries}`);
+    const faultsSeen = a.server.stats().faults;
+    for (const kind of ["status", "rateLimit", "reset", "truncate", "corrupt", "stall", "slow"]) {
+      assert.ok((faultsSeen[kind] ?? 0) > 0, `fault ${kind} was injected`);
+    }
+    await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("persistent faults are recorded failures; 404 is missing upstream; nothing wrong is stored", async () => {
+  const a = await makeArchive({
+    faults: {
+      rules: [
+        { match: "2556/080/*.stk.y.unconv.fits", fault: { kind: "notFound" } },
+        { match: "2556/081/*.stk.y.unconv.mask.fits", fault: { kind: "corrupt", flips: 5 } },
+        { match: "2556/090/*.stk.y.unconv.wt.fits", fault: { kind: "status", status: 503 } },
+      ],
+    },
+  });
+  try {
+    const r = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, ...FAST });
+    assert.equal(r.status, "incomplete", r.message);
+    assert.deepEqual(r.missingUpstream.map((m) => `${m.skycell} ${m.band} ${m.kind}`), ["skycell.2556.080 y image"]);
+    assert.deepEqual(
+      r.failures.map((f) => `${f.skycell} ${f.band} ${f.kind}`).sort(),
+      ["skycell.2556.081 y mask", "skycell.2556.090 y weight"],
+    );
+    assert.match(r.failures.find((f) => f.kind === "mask")!.error, /DATASUM|CHECKSUM|decode|Rice|gzip/i);
+    assert.match(r.failures.find((f) => f.kind === "weight")!.error, /503/);
+    assert.equal(r.producedCount, 72 - 3);
+    // The 404'd skycell counts as produced (nothing more exists upstream); the failed ones do not.
+    assert.ok(r.producedSkycells.includes("skycell.2556.080"));
+    assert.ok(!r.producedSkycells.includes("skycell.2556.081"));
+    const store = await ZarrStore.open(a.storePath);
+    for (const [skycell, name] of [["skycell.2556.080", "y"], ["skycell.2556.081", "y_mask"], ["skycell.2556.090", "y_wt"]]) {
+      const node = await findSkycell(store, skycell);
+      assert.ok(node && !node.arrays.some((x) => x.name === name), `${skycell} ${name} must not be stored`);
+      assert.deepEqual(node!.temps, []);
+    }
+    store.close();
+    const others = a.skycells.filter((s) => !["skycell.2556.080", "skycell.2556.081", "skycell.2556.090"].includes(s));
+    await assertStoreMatchesSource(a.storePath, a.archiveDir, others);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("local files are preferred, and the archive is used when one is missing or unreadable", async () => {
+  const a = await makeArchive();
+  const mirror = path.join(a.dataDir, "mirror");
+  try {
+    // A mirror of the archive with one file missing and one truncated.
+    for (const file of await listTree(a.archiveDir)) {
+      const rel = path.relative(a.archiveDir, file);
+      const st = await Deno.stat(file);
+      if (st.isDirectory) await Deno.mkdir(path.join(mirror, rel), { recursive: true });
+      else if (file.endsWith(".fits")) await Deno.copyFile(file, path.join(mirror, rel));
+    }
+    await Deno.remove(localPath(mirror, "skycell.2556.090", "i", "image"));
+    const bad = localPath(mirror, "skycell.2556.091", "z", "weight");
+    const bytes = await Deno.readFile(bad);
+    await Deno.writeFile(bad, bytes.subarray(0, bytes.length - 5000));
+    const r = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      useLocalFiles: true,
+      localDataPath: mirror,
+      ...FAST,
+    });
+    assert.equal(r.status, "completed", r.message);
+    const fromArchive = r.artifacts.filter((x) => x.source?.startsWith("http")).map((x) => `${x.skycell} ${x.band} ${x.kind}`);
+    assert.deepEqual(fromArchive.sort(), ["skycell.2556.090 i image", "skycell.2556.091 z weight"]);
+    assert.equal(a.server.stats().requests, 2);
+    await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("bad CSVs, bad names and bad options give an error and write nothing", async () => {
+  const a = await makeArchive();
+  try {
+    const csv = await Deno.readTextFile(a.csvPath);
+    const cases: [string, Parameters<typeof downloadAndStorePs1Data>[0], RegExp][] = [
+      ["bad name in CSV", { skycellsCsv: await writeCsv(a.dataDir, csv.replace("skycell.2556.081", "skycell.2556.81")) }, /row 1 \(line 2\).*invalid skycell name "skycell\.2556\.81"/],
+      ["path in padding", { skycellsCsv: await writeCsv(a.dataDir, csv.replace("skycell.2556.090", "../../etc")) }, /invalid skycell name/],
+      ["no NAME column", { skycellsCsv: await writeCsv(a.dataDir, csv.replace("NAME", "NOM")) }, /no NAME column/],
+      ["missing CSV", { sector: 21 }, /tess_s0021_3_3_master_skycells_list\.csv.*skycell_pixel_mapping/],
+      ["bad --skycell", { skycells: ["skycell.2556.080", "skycell.2556.080/../x"] }, /--skycell #2/],
+      ["bad band", { bands: ["r", "u"] }, /unknown PS1 band "u"/],
+      ["bad shard", { shard: "3/3" }, /--shard/],
+      ["bad URL", { archiveUrl: "ftp://x" }, /http or https/],
+    ];
+    for (const [what, opts, pattern] of cases) {
+      const r = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, ...FAST, ...opts });
+      assert.equal(r.status, "error", what);
+      assert.match(r.message, pattern, what);
+      assert.ok(!r.message.includes("\n"), `${what}: one line`);
+      assert.deepEqual(await listTree(a.outputDir), [], `${what}: nothing written`);
+    }
+    assert.equal(a.server.stats().requests, 0);
+  } finally {
+    await a.close();
+  }
+});
+
+async function writeCsv(dir: string, text: string): Promise<string> {
+  const file = await Deno.makeTempFile({ dir, suffix: ".csv" });
+  await Deno.writeTextFile(file, text);
+  return file;
+}
+
+Deno.test("a dry run lists the plan with expected bytes and changes nothing", async () => {
+  const a = await makeArchive();
+  try {
+    await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      skycells: ["skycell.2556.080"],
+      bands: ["r"],
+      ...FAST,
+    });
+    const before = await listTree(a.outputDir);
+    const r = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, dryRun: true, ...FAST });
+    assert.equal(r.status, "completed");
+    assert.equal(r.plan!.length, 6);
+    const first = r.plan!.find((p) => p.skycell === "skycell.2556.080")!;
+    assert.deepEqual(first.complete, ["r", "r_mask", "r_wt"]);
+    assert.equal(first.fetch.length, 9);
+    let bytes = 0;
+    for (const band of ["i", "z", "y"]) {
+      for (const kind of ["image", "mask", "weight"] as const) {
+        bytes += (await Deno.stat(localPath(a.archiveDir, "skycell.2556.080", band, kind))).size;
+      }
+    }
+    assert.equal(first.bytesExpected, bytes);
+    assert.deepEqual(await listTree(a.outputDir), before);
+    assert.equal(r.stats.arraysWritten, 0);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("shards K/N are disjoint and cover the list exactly once", async () => {
+  const a = await makeArchive();
+  try {
+    const seen: string[] = [];
+    for (const shard of ["0/3", "1/3", "2/3"]) {
+      const r = await downloadAndStorePs1Data({
+        zarrOutputDir: a.outputDir,
+        archiveUrl: a.server.url,
+        bands: ["r"],
+        shard,
+        ...FAST,
+      });
+      assert.equal(r.status, "completed", r.message);
+      assert.equal(r.skycellsFound, 2);
+      seen.push(...r.artifacts.filter((x) => x.action === "written").map((x) => x.skycell));
+    }
+    assert.deepEqual([...new Set(seen)].sort(), a.skycells);
+    assert.equal(seen.length, a.skycells.length * 3);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("an aborted run returns interrupted and leaves no array under a real name that is not complete", async () => {
+  const a = await makeArchive({ faults: { rules: [{ match: "**", fault: { kind: "slow", bytesPerSecond: 300_000 } }] } });
+  try {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 600);
+    const r = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      signal: controller.signal,
+      ...FAST,
+    });
+    clearTimeout(timer);
+    assert.equal(r.status, "interrupted");
+    assert.ok(r.producedCount < 72);
+    const store = await ZarrStore.open(a.storePath);
+    for (const skycell of a.skycells) {
+      const node = await findSkycell(store, skycell);
+      assert.deepEqual(node?.temps ?? [], [], `${skycell}: temp arrays removed`);
+    }
+    store.close();
+    // Whatever was stored is right, and a rerun completes the rest.
+    a.server.setFaults(undefined);
+    const rest = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, ...FAST });
+    assert.equal(rest.status, "completed");
+    assert.equal(rest.stats.arraysSkipped, r.producedCount);
+    await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("a dead archive ends the run with a clear message after the retry budget", async () => {
+  const a = await makeArchive();
+  const url = a.server.url;
+  await a.server.close();
+  try {
+    const t0 = performance.now();
+    const r = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: url,
+      maxConnections: 2,
+      backoffMs: 5,
+      retries: 2,
+      timeout: 1,
+    });
+    assert.equal(r.status, "error", r.message);
+    assert.match(r.message, /unreachable or refusing/);
+    assert.ok(r.failures.length >= 8 && r.failures.length < 72, `${r.failures.length} failures`);
+    assert.ok(performance.now() - t0 < 30_000);
+  } finally {
+    await Deno.remove(a.dataDir, { recursive: true });
+  }
+});
