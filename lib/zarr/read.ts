@@ -4,7 +4,8 @@
  *
  * Arrays with the toolkit's own codec chain (format 3, `bytes` little endian + `zstd`) are read directly
  * with the native `node:zlib` zstd. Anything else zarr-python may have written (format 2, blosc, gzip,
- * transpose, sharding, ...) goes through zarrita, with its zstd codec swapped for the native one.
+ * transpose, sharding, ...) is decoded chunk by chunk through zarrita, with its zstd codec swapped for the
+ * native one. Either way every chunk must decode to the full chunk shape, or the read fails naming the file.
  *
  * @example
  * ```ts ignore
@@ -120,16 +121,18 @@ export class ArrayReader {
     const result = out && out.length >= n
       ? out.subarray(0, n) as StoreTypedArray
       : allocate(this.info.dtype, n);
-    if (this.info.plainZstd) await this.#readDirect(y0, y1, x0, x1, result);
-    else await this.#readZarrita(y0, y1, x0, x1, result);
+    await this.#readChunks(y0, y1, x0, x1, result);
     return result;
   }
 
-  /** Reads one chunk, decoded (null when the chunk file is absent, i.e. all fill). */
+  /**
+   * Reads one chunk, decoded, row-major at the full chunk shape (null when the chunk file is absent, i.e.
+   * all fill). Throws {@link StoreError} naming the chunk file when it does not decode to a full chunk.
+   */
   async readChunk(coords: readonly number[]): Promise<StoreTypedArray | null> {
     const [cr, cc] = this.info.chunks;
+    const file = path.join(this.dir, this.info.chunkKey(coords));
     if (this.info.plainZstd) {
-      const file = path.join(this.dir, this.info.chunkKey(coords));
       const bytes = await fs.readFile(file).catch((err) => {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
         throw new StoreError(`${file}: cannot read (${(err as Error).message})`);
@@ -137,17 +140,33 @@ export class ArrayReader {
       return bytes && decodeChunk(bytes, this.info.dtype, cr * cc, file);
     }
     const arr = await this.#zarritaArray();
-    const key = path.join(this.dir, this.info.chunkKey(coords));
-    if (!(await fs.stat(key).then(() => true, () => false))) return null;
+    if (!(await fs.stat(file).then(() => true, () => false))) return null;
+    let chunk: zarr.Chunk<zarr.DataType>;
     try {
-      const chunk = await arr.getChunk([...coords]);
-      return chunk.data as StoreTypedArray;
+      chunk = await arr.getChunk([...coords]);
     } catch (err) {
-      throw new StoreError(`${key}: chunk does not decode (${(err as Error).message})`);
+      const cause = (err as Error).cause instanceof Error
+        ? `: ${((err as Error).cause as Error).message}`
+        : "";
+      throw new StoreError(`${file}: chunk does not decode (${(err as Error).message}${cause})`);
     }
+    // zarrita makes a chunk of whatever the codecs give back, so a short one is caught here.
+    const data = chunk.data as unknown as ArrayLike<number>;
+    if (data.length !== cr * cc) {
+      throw new StoreError(`${file}: decoded ${data.length} values, expected ${cr * cc} (${cr} x ${cc})`);
+    }
+    const [s0, s1] = chunk.stride;
+    const type = this.info.dtype === "float32" ? Float32Array : Uint16Array;
+    if (s0 === cc && s1 === 1 && data instanceof type) return data as StoreTypedArray;
+    // Another element order (v2 order "F", transpose codec): rearrange row-major.
+    const out = allocate(this.info.dtype, cr * cc);
+    for (let y = 0; y < cr; y++) {
+      for (let x = 0; x < cc; x++) out[y * cc + x] = data[y * s0 + x * s1];
+    }
+    return out;
   }
 
-  async #readDirect(y0: number, y1: number, x0: number, x1: number, out: StoreTypedArray): Promise<void> {
+  async #readChunks(y0: number, y1: number, x0: number, x1: number, out: StoreTypedArray): Promise<void> {
     const [cr, cc] = this.info.chunks;
     const w = x1 - x0;
     for (let row = Math.floor(y0 / cr); row * cr < y1; row++) {
@@ -170,27 +189,6 @@ export class ArrayReader {
           }
         }
       });
-    }
-  }
-
-  async #readZarrita(y0: number, y1: number, x0: number, x1: number, out: StoreTypedArray): Promise<void> {
-    const arr = await this.#zarritaArray();
-    let view;
-    try {
-      view = await zarr.get(arr, [zarr.slice(y0, y1), zarr.slice(x0, x1)]);
-    } catch (err) {
-      // zarrita does not say which chunk failed: find it, so the error names the file.
-      const [cr, cc] = this.info.chunks;
-      for (let row = Math.floor(y0 / cr); row * cr < y1; row++) {
-        for (let col = Math.floor(x0 / cc); col * cc < x1; col++) await this.readChunk([row, col]);
-      }
-      throw new StoreError(`${this.path}: read failed (${(err as Error).message})`);
-    }
-    const data = view.data as unknown as ArrayLike<number>;
-    const [s0, s1] = view.stride;
-    const w = x1 - x0;
-    for (let y = 0; y < y1 - y0; y++) {
-      for (let x = 0; x < w; x++) out[y * w + x] = data[y * s0 + x * s1];
     }
   }
 
