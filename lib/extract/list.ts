@@ -1,0 +1,123 @@
+/**
+ * What the store holds, for `--list`: projection cells, their skycells, and per skycell how many of the
+ * expected arrays (12 for bands r, i, z, y) are there. Reads metadata only.
+ *
+ * @example
+ * ```ts ignore
+ * const contents = await listContents(store);
+ * for (const p of contents.projections) console.log(p.projection, p.skycells.length);
+ * ```
+ * @module
+ */
+
+import {
+  ALL_BANDS,
+  ARRAY_KINDS,
+  arrayName,
+  DEFAULT_BANDS,
+  expectedArrayNames,
+  listStore,
+} from "../zarr/layout.ts";
+import type { ZarrStore } from "../zarr/store.ts";
+
+/** One skycell group and its arrays. */
+export interface SkycellContents {
+  /** Skycell name. */
+  name: string;
+  /** Projection cell. */
+  projection: string;
+  /** Current or legacy (`projections/`) layout. */
+  layout: "current" | "legacy";
+  /** Store path of the group. */
+  path: string;
+  /** Arrays present (readable array metadata), in band and kind order. */
+  arrays: string[];
+  /** How many of the expected arrays are present. */
+  present: number;
+  /** How many arrays a complete skycell has. */
+  expected: number;
+  /** Expected arrays that are absent. */
+  missing: string[];
+  /** Present arrays beyond the expected ones (e.g. the opt-in g band). */
+  extra: string[];
+  /** All expected arrays present. */
+  complete: boolean;
+  /** Arrays whose metadata could not be read, and temp arrays, as `name: why`. */
+  problems: string[];
+}
+
+/** A projection cell and its skycells. */
+export interface ProjectionContents {
+  /** Projection cell, 4 digits. */
+  projection: string;
+  /** Its skycells, by name. */
+  skycells: SkycellContents[];
+  /** How many of them are complete. */
+  complete: number;
+}
+
+/** The whole store. */
+export interface StoreContents {
+  /** Store path. */
+  store: string;
+  /** The bands a complete skycell has. */
+  bands: string[];
+  /** Projection cells, by number. */
+  projections: ProjectionContents[];
+  /** Skycell groups in total (a skycell in both layouts counts twice). */
+  skycells: number;
+  /** Complete skycell groups. */
+  complete: number;
+}
+
+const ORDER = ALL_BANDS.flatMap((band) => ARRAY_KINDS.map((kind) => arrayName(band, kind)));
+
+/** Lists projections and skycells with their completeness against `bands` (default r, i, z, y). */
+export async function listContents(
+  store: ZarrStore,
+  opts: { bands?: readonly string[] } = {},
+): Promise<StoreContents> {
+  const bands = [...(opts.bands ?? DEFAULT_BANDS)];
+  const expected = expectedArrayNames(bands);
+  const listing = await listStore(store);
+  const byProjection = new Map<string, SkycellContents[]>();
+  for (const node of listing.skycells) {
+    const problems: string[] = [];
+    const arrays: string[] = [];
+    for (const child of node.arrays) {
+      if (child.info?.kind === "array") arrays.push(child.name);
+      else problems.push(`${child.name}: ${child.error ?? "no array metadata"}`);
+    }
+    for (const temp of node.temps) problems.push(`${temp.name}: temporary array`);
+    arrays.sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b));
+    const have = new Set(arrays);
+    const missing = expected.filter((name) => !have.has(name));
+    const entry: SkycellContents = {
+      name: node.name,
+      projection: node.projection,
+      layout: node.layout,
+      path: node.path,
+      arrays,
+      present: expected.length - missing.length,
+      expected: expected.length,
+      missing,
+      extra: arrays.filter((name) => !expected.includes(name)),
+      complete: missing.length === 0,
+      problems,
+    };
+    const list = byProjection.get(node.projection) ?? [];
+    list.push(entry);
+    byProjection.set(node.projection, list);
+  }
+  const projections = [...byProjection.keys()].sort().map((projection) => {
+    const skycells = byProjection.get(projection)!;
+    return { projection, skycells, complete: skycells.filter((s) => s.complete).length };
+  });
+  return {
+    store: store.root,
+    bands,
+    projections,
+    skycells: listing.skycells.length,
+    complete: projections.reduce((n, p) => n + p.complete, 0),
+  };
+}
