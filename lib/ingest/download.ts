@@ -27,6 +27,8 @@ import { MappingCsvError } from "../ps1/mapping.ts";
 import { archiveBaseUrl, archiveUrl, type FileKind, localPath } from "../ps1/urls.ts";
 import { defaultChunks } from "../zarr/metadata.ts";
 import { dtypeOf } from "../zarr/layout.ts";
+import { hostToken } from "../zarr/names.ts";
+import { isOwnerGone, registerOwner } from "../zarr/owner.ts";
 import { WorkerPool } from "../zarr/pool.ts";
 import { type ArrayBuild, ZarrStore } from "../zarr/store.ts";
 import type { IngestDone, IngestTask } from "./ingest_worker.ts";
@@ -539,7 +541,9 @@ class DownloadRun {
   async #runSkycell(plan: SkycellPlan, slots: Slots, signal: AbortSignal): Promise<void> {
     const t0 = performance.now();
     for (const orphan of plan.orphans) {
-      await this.#store!.deleteTemp(orphan).catch((err) => this.#log.warn(`${orphan}: ${(err as Error).message}`));
+      await this.#store!.deleteTemp(orphan).catch((err) =>
+        this.#log.warn(`${orphan}: ${(err as Error).message}`)
+      );
       this.#log.info(`removed ${orphan} (left by a process that no longer runs)`);
     }
     this.#progress.arraysToFetch += plan.fetch.length;
@@ -714,14 +718,16 @@ class DownloadRun {
   async #makeSpool(): Promise<string> {
     const root = path.join(this.#cfg!.outputDir, ".download_spool");
     await fs.mkdir(root, { recursive: true });
+    const storeRoot = this.#store!.root;
+    await registerOwner(storeRoot);
     // Spool folders of processes that no longer run are leftovers of a kill.
     for (const entry of await fs.readdir(root).catch(() => [] as string[])) {
-      const pid = Number(entry.split("-")[0]);
-      if (Number.isInteger(pid) && pid !== Deno.pid && !(await fs.stat(`/proc/${pid}`).catch(() => null))) {
+      const m = /^([A-Za-z0-9]+)-(\d+)-[0-9a-f]+$/.exec(entry);
+      if (m && await isOwnerGone(storeRoot, m[1], Number(m[2]))) {
         await fs.rm(path.join(root, entry), { recursive: true, force: true }).catch(() => {});
       }
     }
-    const dir = path.join(root, `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+    const dir = path.join(root, `${hostToken()}-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
     await fs.mkdir(dir);
     return dir;
   }

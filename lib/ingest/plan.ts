@@ -14,7 +14,7 @@ import { parseSkycell, SkycellNameError } from "../ps1/skycell.ts";
 import { type FileKind, PS1_BANDS } from "../ps1/urls.ts";
 import { ARRAY_KINDS, arrayName, dtypeOf, findSkycell, headerOf, skycellGroupPath } from "../zarr/layout.ts";
 import type { NodeInfo } from "../zarr/metadata.ts";
-import { isOrphanTemp } from "../zarr/names.ts";
+import { isOrphanTemp } from "../zarr/owner.ts";
 import { isMarkedComplete, type ZarrStore } from "../zarr/store.ts";
 
 /** A bad option or input of a download run (one line naming it). */
@@ -184,7 +184,7 @@ export async function planSkycell(
   // Arrays of the legacy layout are not reused: the toolkit writes the current layout.
   const current = node?.layout === "current" ? node : null;
   for (const temp of node?.temps ?? []) {
-    if (isOrphanTemp(temp.name)) plan.orphans.push(temp.path);
+    if (await isOrphanTemp(store.root, temp.name)) plan.orphans.push(temp.path);
     else plan.temps++;
   }
   for (const job of jobs) {

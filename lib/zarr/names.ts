@@ -49,20 +49,22 @@ export function isTempName(name: string): boolean {
 
 let host: string | undefined;
 
-/** This machine's host name as a node-name-safe token (needs no permission: falls back to /proc). */
+/**
+ * This machine's name as a node-name-safe token. Read from /etc/hostname first (needs only the read
+ * permission every tool has, so all processes on a host agree), then the host name API.
+ */
 export function hostToken(): string {
   if (host === undefined) {
     let name = "";
-    try {
-      name = Deno.hostname();
-    } catch {
+    for (const read of [() => Deno.readTextFileSync("/etc/hostname"), () => Deno.hostname()]) {
       try {
-        name = Deno.readTextFileSync("/proc/sys/kernel/hostname");
+        name = read().trim();
       } catch {
         name = "";
       }
+      if (name) break;
     }
-    host = name.trim().split(".")[0].replace(/[^A-Za-z0-9]/g, "").slice(0, 32) || "host";
+    host = name.split(".")[0].replace(/[^A-Za-z0-9]/g, "").slice(0, 32) || "host";
   }
   return host;
 }
@@ -80,25 +82,4 @@ export function tempName(name: string, purpose: "new" | "old" = "new"): string {
 export function tempOwner(name: string): { host: string; pid: number } | null {
   const m = /_temp_(?:old_)?([A-Za-z0-9]+)-(\d+)-[0-9a-f]+$/.exec(name);
   return m ? { host: m[1], pid: Number(m[2]) } : null;
-}
-
-/**
- * True when a temp node certainly belongs to a process that no longer runs: it was made on this host by a
- * process id that is not alive (checked through /proc). Anything else (another host, a live process, an
- * unknown name, no /proc) is not an orphan as far as we can tell.
- */
-export function isOrphanTemp(name: string): boolean {
-  const owner = tempOwner(name);
-  if (!owner || owner.host !== hostToken() || owner.pid === Deno.pid) return false;
-  try {
-    Deno.statSync("/proc/self");
-  } catch {
-    return false;
-  }
-  try {
-    Deno.statSync(`/proc/${owner.pid}`);
-    return false;
-  } catch {
-    return true;
-  }
 }

@@ -39,6 +39,7 @@ import {
   parseV3,
 } from "./metadata.ts";
 import { checkNodeName, checkNodePath, isTempName, joinNodePath, tempName } from "./names.ts";
+import { registerOwner } from "./owner.ts";
 import { WorkerPool } from "./pool.ts";
 import { TOOLKIT, VERSION } from "../version.ts";
 
@@ -262,6 +263,8 @@ export class ZarrStore {
     }
     const groupParts = checkNodePath(groupPath);
     await this.ensureGroups(groupParts.join("/"));
+    // The temp name records this process; the owner lock tells later runs whether it still runs.
+    await registerOwner(this.root);
     const temp = tempName(name);
     const dir = path.join(this.root, ...groupParts, temp);
     await fs.mkdir(dir);
@@ -288,6 +291,7 @@ export class ZarrStore {
     const parts = checkNodePath(nodePath);
     if (parts.length === 0) throw new StoreError(`${this.root}: refusing to delete the store root`);
     const dir = this.fsPath(nodePath);
+    await registerOwner(this.root);
     const trash = path.join(path.dirname(dir), tempName(parts[parts.length - 1], "old"));
     const moved = await this.lock.run(async () => {
       if (!(await exists(dir))) return false;

@@ -6,7 +6,7 @@
 
 import * as path from "node:path";
 import { strict as assert } from "node:assert";
-import { startLocalArchive, type LocalArchive } from "../../lib/archive/server.ts";
+import { type LocalArchive, startLocalArchive } from "../../lib/archive/server.ts";
 import { type DemoArchiveOptions, writeDemoArchive } from "../../lib/archive/synth.ts";
 import type { FaultPlan } from "../../lib/archive/faults.ts";
 import { openImage } from "../../lib/fits/image.ts";
@@ -63,7 +63,12 @@ export async function makeArchive(
   const dataDir = await Deno.makeTempDir({ prefix: "ps1_data_" });
   const archiveDir = path.join(tree, "ps1_archive");
   // Write the CSV into the fresh data root (cheap: no pixels).
-  const demo = await writeDemoArchive(dataDir, { ...synth, size: synth.size ?? 256, archiveDir, reuse: true });
+  const demo = await writeDemoArchive(dataDir, {
+    ...synth,
+    size: synth.size ?? 256,
+    archiveDir,
+    reuse: true,
+  });
   const server = await startLocalArchive({ root: archiveDir, faults });
   const outputDir = path.join(dataDir, "ps1_skycells_zarr");
   return {
@@ -100,7 +105,10 @@ export async function assertStoreMatchesSource(
           const source = localPath(archiveDir, skycell, band, kind);
           const image = openImage(await Deno.readFile(source), { source });
           const type = dtypeOf(kind);
-          const reader = await openArrayReader(store, `${skycellGroupPath(skycell)}/${arrayName(band, kind)}`);
+          const reader = await openArrayReader(
+            store,
+            `${skycellGroupPath(skycell)}/${arrayName(band, kind)}`,
+          );
           assert.deepEqual(reader.info.shape, [image.height, image.width], where);
           assert.equal(reader.info.dtype, type, where);
           assert.equal(reader.header, image.storeHeader(type), `${where}: header`);

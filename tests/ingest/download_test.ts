@@ -12,7 +12,11 @@ const FAST = { backoffMs: 5, retries: 3, timeout: 2 };
 Deno.test("a full run stores every array of the CCD (padding cells included) bit-exact with the sources", async () => {
   const a = await makeArchive({ size: 1100 });
   try {
-    const r = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, ...FAST });
+    const r = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      ...FAST,
+    });
     assert.equal(r.status, "completed", r.message);
     assert.equal(r.skycellsFound, 6); // 3 main skycells + 3 padding-only ones
     assert.deepEqual(r.producedSkycells, a.skycells);
@@ -29,12 +33,19 @@ Deno.test("a full run stores every array of the CCD (padding cells included) bit
     assert.equal(marker.complete, true);
     assert.equal(marker.source_bytes, source.length);
     assert.equal(marker.source_digest, `sha256:${encodeHex(await crypto.subtle.digest("SHA-256", source))}`);
-    assert.match(String(marker.source), /\/2556\/080\/rings\.v3\.skycell\.2556\.080\.stk\.r\.unconv\.wt\.fits$/);
+    assert.match(
+      String(marker.source),
+      /\/2556\/080\/rings\.v3\.skycell\.2556\.080\.stk\.r\.unconv\.wt\.fits$/,
+    );
     store.close();
 
     // A second run fetches nothing.
     const before = a.server.stats().requests;
-    const again = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, ...FAST });
+    const again = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      ...FAST,
+    });
     assert.equal(again.status, "completed");
     assert.equal(again.stats.arraysWritten, 0);
     assert.equal(again.stats.arraysSkipped, 72);
@@ -68,7 +79,11 @@ Deno.test("resume fetches only the arrays that are missing", async () => {
     const store = await ZarrStore.open(a.storePath);
     assert.ok(await store.deleteNode(`${skycellGroupPath("skycell.2557.000")}/r_mask`));
     store.close();
-    const r = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, ...FAST });
+    const r = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      ...FAST,
+    });
     assert.equal(r.status, "completed", r.message);
     assert.equal(r.stats.arraysSkipped, 17);
     assert.equal(r.stats.arraysWritten, 72 - 17);
@@ -123,9 +138,15 @@ Deno.test("persistent faults are recorded failures; 404 is missing upstream; not
     },
   });
   try {
-    const r = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, ...FAST });
+    const r = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      ...FAST,
+    });
     assert.equal(r.status, "incomplete", r.message);
-    assert.deepEqual(r.missingUpstream.map((m) => `${m.skycell} ${m.band} ${m.kind}`), ["skycell.2556.080 y image"]);
+    assert.deepEqual(r.missingUpstream.map((m) => `${m.skycell} ${m.band} ${m.kind}`), [
+      "skycell.2556.080 y image",
+    ]);
     assert.deepEqual(
       r.failures.map((f) => `${f.skycell} ${f.band} ${f.kind}`).sort(),
       ["skycell.2556.081 y mask", "skycell.2556.090 y weight"],
@@ -137,13 +158,20 @@ Deno.test("persistent faults are recorded failures; 404 is missing upstream; not
     assert.ok(r.producedSkycells.includes("skycell.2556.080"));
     assert.ok(!r.producedSkycells.includes("skycell.2556.081"));
     const store = await ZarrStore.open(a.storePath);
-    for (const [skycell, name] of [["skycell.2556.080", "y"], ["skycell.2556.081", "y_mask"], ["skycell.2556.090", "y_wt"]]) {
+    for (
+      const [skycell, name] of [["skycell.2556.080", "y"], ["skycell.2556.081", "y_mask"], [
+        "skycell.2556.090",
+        "y_wt",
+      ]]
+    ) {
       const node = await findSkycell(store, skycell);
       assert.ok(node && !node.arrays.some((x) => x.name === name), `${skycell} ${name} must not be stored`);
       assert.deepEqual(node!.temps, []);
     }
     store.close();
-    const others = a.skycells.filter((s) => !["skycell.2556.080", "skycell.2556.081", "skycell.2556.090"].includes(s));
+    const others = a.skycells.filter((s) =>
+      !["skycell.2556.080", "skycell.2556.081", "skycell.2556.090"].includes(s)
+    );
     await assertStoreMatchesSource(a.storePath, a.archiveDir, others);
   } finally {
     await a.close();
@@ -173,7 +201,9 @@ Deno.test("local files are preferred, and the archive is used when one is missin
       ...FAST,
     });
     assert.equal(r.status, "completed", r.message);
-    const fromArchive = r.artifacts.filter((x) => x.source?.startsWith("http")).map((x) => `${x.skycell} ${x.band} ${x.kind}`);
+    const fromArchive = r.artifacts.filter((x) => x.source?.startsWith("http")).map((x) =>
+      `${x.skycell} ${x.band} ${x.kind}`
+    );
     assert.deepEqual(fromArchive.sort(), ["skycell.2556.090 i image", "skycell.2556.091 z weight"]);
     assert.equal(a.server.stats().requests, 2);
     await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells);
@@ -187,9 +217,17 @@ Deno.test("bad CSVs, bad names and bad options give an error and write nothing",
   try {
     const csv = await Deno.readTextFile(a.csvPath);
     const cases: [string, Parameters<typeof downloadAndStorePs1Data>[0], RegExp][] = [
-      ["bad name in CSV", { skycellsCsv: await writeCsv(a.dataDir, csv.replace("skycell.2556.081", "skycell.2556.81")) }, /row 1 \(line 2\).*invalid skycell name "skycell\.2556\.81"/],
-      ["path in padding", { skycellsCsv: await writeCsv(a.dataDir, csv.replace("skycell.2556.090", "../../etc")) }, /invalid skycell name/],
-      ["no NAME column", { skycellsCsv: await writeCsv(a.dataDir, csv.replace("NAME", "NOM")) }, /no NAME column/],
+      ["bad name in CSV", {
+        skycellsCsv: await writeCsv(a.dataDir, csv.replace("skycell.2556.081", "skycell.2556.81")),
+      }, /row 1 \(line 2\).*invalid skycell name "skycell\.2556\.81"/],
+      ["path in padding", {
+        skycellsCsv: await writeCsv(a.dataDir, csv.replace("skycell.2556.090", "../../etc")),
+      }, /invalid skycell name/],
+      [
+        "no NAME column",
+        { skycellsCsv: await writeCsv(a.dataDir, csv.replace("NAME", "NOM")) },
+        /no NAME column/,
+      ],
       ["missing CSV", { sector: 21 }, /tess_s0021_3_3_master_skycells_list\.csv.*skycell_pixel_mapping/],
       ["bad --skycell", { skycells: ["skycell.2556.080", "skycell.2556.080/../x"] }, /--skycell #2/],
       ["bad band", { bands: ["r", "u"] }, /unknown PS1 band "u"/],
@@ -197,7 +235,12 @@ Deno.test("bad CSVs, bad names and bad options give an error and write nothing",
       ["bad URL", { archiveUrl: "ftp://x" }, /http or https/],
     ];
     for (const [what, opts, pattern] of cases) {
-      const r = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, ...FAST, ...opts });
+      const r = await downloadAndStorePs1Data({
+        zarrOutputDir: a.outputDir,
+        archiveUrl: a.server.url,
+        ...FAST,
+        ...opts,
+      });
       assert.equal(r.status, "error", what);
       assert.match(r.message, pattern, what);
       assert.ok(!r.message.includes("\n"), `${what}: one line`);
@@ -226,7 +269,12 @@ Deno.test("a dry run lists the plan with expected bytes and changes nothing", as
       ...FAST,
     });
     const before = await listTree(a.outputDir);
-    const r = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, dryRun: true, ...FAST });
+    const r = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      dryRun: true,
+      ...FAST,
+    });
     assert.equal(r.status, "completed");
     assert.equal(r.plan!.length, 6);
     const first = r.plan!.find((p) => p.skycell === "skycell.2556.080")!;
@@ -270,7 +318,9 @@ Deno.test("shards K/N are disjoint and cover the list exactly once", async () =>
 });
 
 Deno.test("an aborted run returns interrupted and leaves no array under a real name that is not complete", async () => {
-  const a = await makeArchive({ faults: { rules: [{ match: "**", fault: { kind: "slow", bytesPerSecond: 300_000 } }] } });
+  const a = await makeArchive({
+    faults: { rules: [{ match: "**", fault: { kind: "slow", bytesPerSecond: 300_000 } }] },
+  });
   try {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), 600);
@@ -291,7 +341,11 @@ Deno.test("an aborted run returns interrupted and leaves no array under a real n
     store.close();
     // Whatever was stored is right, and a rerun completes the rest.
     a.server.setFaults(undefined);
-    const rest = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, ...FAST });
+    const rest = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      ...FAST,
+    });
     assert.equal(rest.status, "completed");
     assert.equal(rest.stats.arraysSkipped, r.producedCount);
     await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells);
