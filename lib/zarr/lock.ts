@@ -55,18 +55,27 @@ export class StoreLock {
     this.#opts = opts;
   }
 
-  /** Runs `fn` while holding the lock (in-process queue first, then the file lock). */
+  /**
+   * Runs `fn` while holding the lock (in-process queue first, then the file lock). `timeoutMs` bounds the
+   * whole wait, in the queue and for the file lock.
+   */
   async run<T>(fn: () => Promise<T> | T): Promise<T> {
     const held = holding.getStore();
     if (held?.get(this.path)?.held) return await fn();
-    const previous = chains.get(this.path) ?? Promise.resolve();
+    const start = Date.now();
+    const previous = chains.get(this.path);
+    let waited = false;
+    if (previous) {
+      this.#opts.onWait?.(this.path);
+      waited = true;
+    }
     let release!: () => void;
     const mine = new Promise<void>((resolve) => (release = resolve));
-    const chain = previous.then(() => mine);
+    const chain = (previous ?? Promise.resolve()).then(() => mine);
     chains.set(this.path, chain);
-    await previous;
     try {
-      const file = await this.#acquire();
+      if (previous) await this.#waitTurn(previous);
+      const file = await this.#acquire(start, waited);
       const hold = { held: true };
       try {
         return await holding.run(new Map(held).set(this.path, hold), fn);
@@ -81,13 +90,28 @@ export class StoreLock {
     }
   }
 
-  async #acquire(): Promise<Deno.FsFile> {
+  async #waitTurn(previous: Promise<void>): Promise<void> {
+    const timeout = this.#opts.timeoutMs;
+    if (timeout === undefined) return await previous;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new StoreError(`${this.path}: store lock still held in this process after ${timeout} ms`));
+      }, timeout);
+    });
+    try {
+      await Promise.race([previous, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #acquire(start: number, waited: boolean): Promise<Deno.FsFile> {
     await Deno.mkdir(path.dirname(this.path), { recursive: true });
     const file = await Deno.open(this.path, { read: true, write: true, create: true });
     try {
       if (await file.tryLock(true)) return file;
-      this.#opts.onWait?.(this.path);
-      const start = Date.now();
+      if (!waited) this.#opts.onWait?.(this.path);
       const poll = this.#opts.pollMs ?? 50;
       while (true) {
         const timeout = this.#opts.timeoutMs;

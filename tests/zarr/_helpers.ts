@@ -163,7 +163,7 @@ export async function tree(dir: string): Promise<string[]> {
 /** Path of the child process script used by the multi-process tests. */
 export const CHILD_SCRIPT: string = path.join(REPO_ROOT, "tests", "zarr", "_child.ts");
 
-/** Starts `deno run` on the child script with `args` (stdout piped, stderr inherited). */
+/** Starts `deno run` on the child script with `args` (stdout piped, stderr to ours). */
 export function spawnChild(args: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: [
@@ -180,26 +180,55 @@ export function spawnChild(args: string[]): Deno.ChildProcess {
     cwd: REPO_ROOT,
     stdin: "null",
     stdout: "piped",
-    stderr: "piped",
+    stderr: "inherit",
   }).spawn();
 }
 
-/** Reads a child's stdout line by line until `predicate` matches a line; returns that line. */
-export async function waitForLine(
-  reader: ReadableStreamDefaultReader<string>,
-  predicate: (line: string) => boolean,
-  seen: string[] = [],
-): Promise<string> {
-  let buffered = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`child ended before the expected line; it printed:\n${seen.join("\n")}`);
-    buffered += value;
-    const lines = buffered.split("\n");
-    buffered = lines.pop()!;
-    for (const line of lines) {
-      seen.push(line);
+/** Reads a child's stdout line by line. */
+export class LineReader {
+  /** Every line read so far. */
+  readonly lines: string[] = [];
+  #reader: ReadableStreamDefaultReader<string>;
+  #buffered = "";
+  #pending: string[] = [];
+
+  /** @param stream the child's stdout */
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  /** The next line, or null at the end of the output. */
+  async next(): Promise<string | null> {
+    while (this.#pending.length === 0) {
+      const { value, done } = await this.#reader.read();
+      if (done) {
+        if (this.#buffered === "") return null;
+        this.#pending.push(this.#buffered);
+        this.#buffered = "";
+        break;
+      }
+      const parts = (this.#buffered + value).split("\n");
+      this.#buffered = parts.pop()!;
+      this.#pending.push(...parts);
+    }
+    const line = this.#pending.shift()!;
+    this.lines.push(line);
+    return line;
+  }
+
+  /** Reads lines until one matches; throws when the output ends first. */
+  async waitFor(predicate: (line: string) => boolean): Promise<string> {
+    while (true) {
+      const line = await this.next();
+      if (line === null) throw new Error(`child output ended; it printed:\n${this.lines.join("\n")}`);
       if (predicate(line)) return line;
     }
+  }
+
+  /** Reads the rest of the output (so the pipe is drained and closed). */
+  async rest(): Promise<string[]> {
+    const out: string[] = [];
+    for (let line = await this.next(); line !== null; line = await this.next()) out.push(line);
+    return out;
   }
 }
