@@ -93,8 +93,8 @@ export function formatRegion(r: PixelRegion): string {
 /**
  * Resolves a request against an image of `width` x `height` whose header is `header` (the stored header
  * string, needed for a sky position). A pixel box must lie inside the image. A box around a sky position
- * is centred on the pixel holding the position (an even size puts the extra pixel on the high side) and
- * cut at the image edge (`clipped`); it is an error when nothing of it is inside. Throws
+ * is centred as near as it can be on the position (an odd size on the pixel holding it, an even size on
+ * the pixel corner nearest to it) and cut at the image edge (`clipped`); it is an error when nothing of it is inside. Throws
  * {@link RegionError} naming the region and the image.
  */
 export function resolveRegion(
@@ -124,9 +124,10 @@ export function resolveRegion(
   const where = `${center.ra},${center.dec}`;
   const p = worldToPixel(wcs, center.ra, center.dec);
   if (!p) throw new RegionError(`position ${where} is on the far side of the image's projection`);
-  // FITS pixel p is 0-based pixel p - 1; pixel i covers [i - 0.5, i + 0.5).
-  const x0 = Math.floor(p.x - 1 - size / 2 + 1);
-  const y0 = Math.floor(p.y - 1 - size / 2 + 1);
+  // FITS pixel p is 0-based pixel p - 1, which covers [p - 1.5, p - 0.5): the box [x0 - 0.5, x0 + size - 0.5)
+  // whose centre is nearest to the position starts at round(p - 1 + 0.5 - size / 2).
+  const x0 = Math.round(p.x - 0.5 - size / 2);
+  const y0 = Math.round(p.y - 0.5 - size / 2);
   const region = {
     x0: Math.max(0, x0),
     x1: Math.min(width, x0 + size),
