@@ -245,8 +245,16 @@ export class ZarrStore {
       }
       if (info) throw new StoreError(`${this.fsPath(p)}: is an array, cannot hold children`);
       const dir = this.fsPath(p);
-      await fs.mkdir(dir, { recursive: true });
-      await writeFileAtomic(path.join(dir, "zarr.json"), groupMetadataJson());
+      if (i === 0 || await exists(dir)) {
+        await fs.mkdir(dir, { recursive: true });
+        await writeFileAtomic(path.join(dir, "zarr.json"), groupMetadataJson());
+      } else {
+        // Made under a temp name and renamed, so a group never appears without its metadata.
+        const temp = path.join(path.dirname(dir), tempName(parts[i - 1]));
+        await fs.mkdir(temp);
+        await fs.writeFile(path.join(temp, "zarr.json"), groupMetadataJson());
+        await fs.rename(temp, dir);
+      }
     }
   }
 
