@@ -24,7 +24,15 @@ import { FitsStreamWriter, type PixelType, primaryImageCards, writeFits } from "
 import type { Logger } from "../cli/log.ts";
 import { allocate, type StoreTypedArray } from "../zarr/chunks.ts";
 import { WorkerPool } from "../zarr/pool.ts";
-import { type ArrayKind, arrayName, findSkycell, headerOf, type SkycellNode } from "../zarr/layout.ts";
+import {
+  ALL_BANDS,
+  type ArrayKind,
+  arrayName,
+  expectedArrayNames,
+  findSkycell,
+  headerOf,
+  type SkycellNode,
+} from "../zarr/layout.ts";
 import { type ArrayReader, openArrayReader } from "../zarr/read.ts";
 import type { ZarrStore } from "../zarr/store.ts";
 import type { BandDone, BandTask } from "./band_worker.ts";
@@ -168,7 +176,9 @@ export async function openSourceArray(
   const name = arrayName(sel.band, sel.kind);
   const child = node.arrays.find((a) => a.name === name);
   if (!child || child.info?.kind !== "array") {
-    const have = node.arrays.filter((a) => a.info?.kind === "array").map((a) => a.name);
+    const order = expectedArrayNames(ALL_BANDS);
+    const have = node.arrays.filter((a) => a.info?.kind === "array").map((a) => a.name)
+      .sort((a, b) => order.indexOf(a) - order.indexOf(b));
     const why = child?.error
       ? `unreadable metadata (${child.error})`
       : child

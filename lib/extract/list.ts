@@ -10,14 +10,7 @@
  * @module
  */
 
-import {
-  ALL_BANDS,
-  ARRAY_KINDS,
-  arrayName,
-  DEFAULT_BANDS,
-  expectedArrayNames,
-  listStore,
-} from "../zarr/layout.ts";
+import { ALL_BANDS, DEFAULT_BANDS, expectedArrayNames, listStore } from "../zarr/layout.ts";
 import type { ZarrStore } from "../zarr/store.ts";
 
 /** One skycell group and its arrays. */
@@ -70,7 +63,7 @@ export interface StoreContents {
   complete: number;
 }
 
-const ORDER = ALL_BANDS.flatMap((band) => ARRAY_KINDS.map((kind) => arrayName(band, kind)));
+const ORDER = expectedArrayNames(ALL_BANDS);
 
 /** Lists projections and skycells with their completeness against `bands` (default r, i, z, y). */
 export async function listContents(

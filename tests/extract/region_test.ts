@@ -199,7 +199,7 @@ Deno.test("a cutout's CRPIX moves with the box, so each pixel keeps its sky posi
   }
 });
 
-Deno.test("--center puts the box on the pixel holding the sky position", async () => {
+Deno.test("--center puts the box on the pixel holding the sky position", () => {
   const src = fx.source(SKYCELL_A, "r", "image");
   const truth = skycellWcs(SKYCELL_A, SIZE);
   // 1-based FITS pixel (150, 100) is 0-based (149, 99); a 21-pixel box spans 139..159, 89..109.
