@@ -1,0 +1,326 @@
+/**
+ * What the inventory reports, and the exact meaning of every state.
+ *
+ * ## Arrays
+ *
+ * For each skycell group and each expected array name (`r`, `r_mask`, `r_wt`, ... for the chosen bands):
+ *
+ * | status | rule |
+ * |---|---|
+ * | `missing` | the group has no child directory of that name |
+ * | `corrupt` | the directory exists and at least one {@link ProblemCode} (evidence of damage) was found |
+ * | `healthy` | the directory exists and no problem was found |
+ *
+ * Evidence of damage is only: metadata that cannot be read or is no array metadata, a wrong dtype or
+ * dimensionality for the kind, a header attribute that is absent (on the array and on the skycell group)
+ * or is no FITS header, a shape that contradicts the header's NAXIS2 x NAXIS1, fewer chunk files than the
+ * toolkit's completion marker records, a zero-byte chunk file, and (with `deep`) a chunk that cannot be
+ * read or decoded to exactly the chunk's size. Content is never judged: an all-NaN image corner, an
+ * all-zero mask or absent all-fill chunks are normal. Anything unusual that is not damage is a note.
+ *
+ * Arrays of bands that were not chosen (e.g. `g` with the default r,i,z,y) are checked and listed with
+ * role `other_band`; they do not count towards any skycell state.
+ *
+ * ## Skycells
+ *
+ * Each skycell group found (current layout `{PPPP}/skycell...` or legacy `projections/{PPPP}/skycell...`)
+ * is in exactly one state, so complete + incomplete + corrupt = total:
+ *
+ * | state | rule |
+ * |---|---|
+ * | `corrupt` | an expected array is corrupt, or the skycell group or a parent group has no readable metadata (whatever else is missing) |
+ * | `incomplete` | not corrupt, and at least one expected array is missing (a group with no array at all included) |
+ * | `complete` | every expected array is present and healthy |
+ *
+ * Temp arrays (`_temp_` in the name), unexpected nodes and other-band arrays are reported beside the
+ * state and never change it. A skycell stored in both layouts gives two records.
+ *
+ * @module
+ */
+
+import type { ArrayKind } from "../zarr/layout.ts";
+
+/** The two store layouts: current `{PPPP}/skycell...` and legacy `projections/{PPPP}/skycell...`. */
+export type Layout = "current" | "legacy";
+
+/** Evidence of damage found in an array (see the module doc). */
+export type ProblemCode =
+  | "metadata_unreadable"
+  | "metadata_missing"
+  | "not_an_array"
+  | "wrong_ndim"
+  | "wrong_dtype"
+  | "bad_chunk_grid"
+  | "header_missing"
+  | "header_invalid"
+  | "header_no_naxis"
+  | "shape_mismatch"
+  | "chunks_below_marker"
+  | "empty_chunk_file"
+  | "chunk_unreadable"
+  | "chunk_undecodable";
+
+/** One piece of evidence of damage. */
+export interface Problem {
+  /** What kind of damage. */
+  code: ProblemCode;
+  /** One line naming what was found. */
+  message: string;
+}
+
+/** The toolkit's completion marker as found on an array. */
+export interface MarkerInfo {
+  /** `complete: true` (the toolkit writes the marker only as the last step of a complete write). */
+  complete: boolean;
+  /** Chunk files the writer wrote, or null when the marker does not say. */
+  storedChunks: number | null;
+  /** When the array was committed. */
+  writtenAt: string | null;
+  /** Which writer (`ps1-zarr <version>`). */
+  writer: string | null;
+}
+
+/** Status of an expected array. */
+export type ArrayStatus = "healthy" | "corrupt" | "missing";
+
+/** One array of a skycell group (present, or expected and missing). */
+export interface ArrayRecord {
+  /** Skycell name. */
+  skycell: string;
+  /** Projection cell (from the name). */
+  projection: string;
+  /** Layout of the skycell group. */
+  layout: Layout;
+  /** Array name (`r`, `r_mask`, `r_wt`, ...). */
+  name: string;
+  /** Store path. */
+  path: string;
+  /** Band. */
+  band: string;
+  /** Image, mask or weight. */
+  kind: ArrayKind;
+  /** An array of a chosen band, or of another band (checked, but no part of any state). */
+  role: "expected" | "other_band";
+  /** See the module doc. */
+  status: ArrayStatus;
+  /** The directory exists. */
+  exists: boolean;
+  /** Zarr format of the metadata, when readable. */
+  format: 2 | 3 | null;
+  /** Data type (v3 spelling), when readable. */
+  dtype: string | null;
+  /** Shape, when readable. */
+  shape: number[] | null;
+  /** Chunk shape, when readable. */
+  chunkShape: number[] | null;
+  /** Codec names in order. */
+  codecs: string[];
+  /** Where the header came from, its length and image size; null without one. */
+  header: { source: "array" | "group"; length: number; naxis1: number | null; naxis2: number | null } | null;
+  /** Chunks of the chunk grid. */
+  chunksExpected: number | null;
+  /** Chunk files present (by the grid's keys). */
+  chunksPresent: number | null;
+  /** The toolkit's completion marker, if any. */
+  marker: MarkerInfo | null;
+  /** Bytes on disk: the chunk files (the whole directory when the metadata is unreadable). */
+  bytesOnDisk: number;
+  /** Decoded size: elements x item size (0 when the metadata is unreadable). */
+  decodedBytes: number;
+  /** Every stored chunk was read and decoded. */
+  deep: boolean;
+  /** Chunks decoded (deep), else null. */
+  chunksDecoded: number | null;
+  /** Stored chunks holding only the fill value (deep), else null. */
+  chunksAllFill: number | null;
+  /** Evidence of damage; non-empty exactly when the status is `corrupt`. */
+  problems: Problem[];
+  /** Unusual things that are not damage. */
+  notes: string[];
+  /** Cleanup may remove it when corrupt (false for a group standing where an array should be). */
+  removable: boolean;
+}
+
+/** A temp node (`_temp_` in the name) at any level of the hierarchy. */
+export interface TempRecord {
+  /** Store path. */
+  path: string;
+  /** Its name. */
+  name: string;
+  /** The skycell whose group holds it, or null above skycell level. */
+  skycell: string | null;
+  /** Layout it was found in. */
+  layout: Layout;
+  /** Bytes of all files under it. */
+  bytes: number;
+  /** Number of files under it. */
+  files: number;
+  /** Newest modification or status change time of anything under it (ms since the epoch). */
+  lastChangeMs: number;
+}
+
+/** A node that is not part of the layout: reported, never deleted. */
+export interface UnexpectedRecord {
+  /** Store path. */
+  path: string;
+  /** Its name. */
+  name: string;
+  /** The skycell whose group holds it, or null above skycell level. */
+  skycell: string | null;
+  /** What its metadata says (`directory` when it has none, `unreadable` when it cannot be read). */
+  nodeType: "group" | "array" | "directory" | "unreadable";
+}
+
+/** Skycell state (see the module doc). */
+export type SkycellState = "complete" | "incomplete" | "corrupt";
+
+/** One skycell group. */
+export interface SkycellRecord {
+  /** Skycell name. */
+  name: string;
+  /** Projection cell (from the name). */
+  projection: string;
+  /** Cell within the projection cell (`080`). */
+  cell: string;
+  /** Layout of the group. */
+  layout: Layout;
+  /** Store path of the group. */
+  path: string;
+  /** See the module doc. */
+  state: SkycellState;
+  /** Zarr format of the group metadata, when readable. */
+  groupFormat: 2 | 3 | null;
+  /** Damage of the group or a parent group (missing or unreadable metadata). */
+  groupProblems: string[];
+  /** Length of the group's own header attribute (old stores), or 0. */
+  groupHeaderLength: number;
+  /** Expected array names. */
+  expected: string[];
+  /** Expected arrays present (healthy or corrupt). */
+  present: string[];
+  /** Expected arrays missing. */
+  missing: string[];
+  /** Expected arrays present and corrupt. */
+  corrupt: string[];
+  /** Arrays of other bands. */
+  otherBand: string[];
+  /** Temp node names in the group. */
+  temps: string[];
+  /** Unexpected node names in the group. */
+  unexpected: string[];
+  /** Bytes on disk of its arrays (all bands) and temp nodes. */
+  bytesOnDisk: number;
+  /** Decoded size of its arrays (all bands). */
+  decodedBytes: number;
+}
+
+/** Counts over the whole store. */
+export interface Summary {
+  /** The store directory. */
+  store: string;
+  /** Every stored chunk was decoded. */
+  deep: boolean;
+  /** Bands that make a skycell complete. */
+  bands: string[];
+  /** Skycell groups by state (complete + incomplete + corrupt = total), and by layout. */
+  skycells: {
+    total: number;
+    complete: number;
+    incomplete: number;
+    corrupt: number;
+    current: number;
+    legacy: number;
+  };
+  /** Expected arrays (over all skycell groups) and other-band arrays. */
+  arrays: {
+    expected: number;
+    present: number;
+    healthy: number;
+    corrupt: number;
+    missing: number;
+    otherBand: number;
+    otherBandCorrupt: number;
+    chunksExpected: number;
+    chunksPresent: number;
+    /** Stored chunks holding only the fill value (deep only, else null). */
+    chunksAllFill: number | null;
+  };
+  /** Temp nodes and their size. */
+  temps: { count: number; bytes: number };
+  /** Unexpected nodes (never deleted). */
+  unexpected: number;
+  /** Groups above skycell level without readable metadata. */
+  storeProblems: string[];
+  /** Bytes on disk of all arrays and temp nodes. */
+  bytesOnDisk: number;
+  /** Decoded size of all arrays. */
+  decodedBytes: number;
+  /** Decoded size / chunk bytes on disk of the arrays (absent all-fill chunks count as decoded), or null. */
+  compressionRatio: number | null;
+  /** Per band: skycell groups whose three arrays of that band are all healthy. */
+  bandCompleteness: Record<string, { complete: number; total: number }>;
+  /** Seconds the scan took. */
+  seconds: number;
+}
+
+/** How one skycell of the expected list stands in the store. */
+export interface ExpectedSkycell {
+  /** Skycell name. */
+  name: string;
+  /** A main skycell of the CCD or a padding neighbour. */
+  role: "main" | "padding";
+  /** Its state, or `absent` when the store has no group for it. */
+  state: SkycellState | "absent";
+  /** Expected arrays it lacks (all of them when absent). */
+  missing: string[];
+  /** Its corrupt arrays. */
+  corrupt: string[];
+  /** Layout of the record used (current preferred), or null when absent. */
+  layout: Layout | null;
+}
+
+/** The store compared with the skycell list a CCD needs. */
+export interface ExpectedReport {
+  /** The mapping CSV read. */
+  csvPath: string;
+  /** Where it was found: the newer or legacy path under the data root, or given. */
+  source: "newer" | "legacy" | "given";
+  /** Sector/camera/CCD when looked up by them. */
+  sector: number | null;
+  camera: number | null;
+  ccd: number | null;
+  /** Counts: complete + incomplete + corrupt + absent = total. */
+  total: number;
+  complete: number;
+  incomplete: number;
+  corrupt: number;
+  absent: number;
+  /** One entry per expected skycell, sorted by name. */
+  skycells: ExpectedSkycell[];
+  /** Warnings of the mapping reader (e.g. no padding columns). */
+  warnings: string[];
+}
+
+/** Everything one inventory found. */
+export interface Inventory {
+  /** The store directory (absolute). */
+  store: string;
+  /** Bands that make a skycell complete. */
+  bands: string[];
+  /** Chunks were decoded. */
+  deep: boolean;
+  /** When the scan started (ISO 8601). */
+  startedAt: string;
+  /** Skycell groups, sorted by name (current layout first). */
+  skycells: SkycellRecord[];
+  /** Arrays: every present array (all bands) and every missing expected array, in skycell order. */
+  arrays: ArrayRecord[];
+  /** Temp nodes at every level. */
+  temps: TempRecord[];
+  /** Unexpected nodes at every level. */
+  unexpected: UnexpectedRecord[];
+  /** The counts. */
+  summary: Summary;
+  /** The comparison with a CCD's skycell list, when asked for. */
+  expected?: ExpectedReport;
+}
