@@ -380,26 +380,30 @@ async function decodeAll(
   let decoded = 0;
   let allFill = 0;
   const reader = info.plainZstd ? null : await openArrayReader(store, nodePath);
+  // When zstd is the outermost codec the file itself is zstd frames, whatever came before (v2 filters,
+  // the v3 bytes codec): the structural check applies.
+  const zstdFile = info.codecs.at(-1) === "zstd";
   for (const f of scan.files) {
     const file = path.join(dir, f.key);
     let chunk: StoreTypedArray | null = null;
     try {
-      if (reader === null) {
-        let bytes: Uint8Array;
-        try {
-          bytes = Deno.readFileSync(file);
-        } catch (err) {
-          failures.push(`${f.key}: cannot read (${(err as Error).message})`);
-          continue;
-        }
+      let bytes: Uint8Array;
+      try {
+        bytes = Deno.readFileSync(file);
+      } catch (err) {
+        failures.push(`${f.key}: cannot read (${(err as Error).message})`);
+        continue;
+      }
+      if (zstdFile) {
         const frames = checkZstdFrames(bytes);
         if (frames.error) throw new Error(frames.error);
         const want = elements * itemSize(info.dtype);
-        if (frames.contentSize !== null && frames.contentSize !== want) {
+        if (reader === null && frames.contentSize !== null && frames.contentSize !== want) {
           throw new Error(`frame records ${frames.contentSize} bytes, the chunk has ${want}`);
         }
-        chunk = decodeChunk(bytes, info.dtype, elements, f.key);
-      } else {
+      }
+      if (reader === null) chunk = decodeChunk(bytes, info.dtype, elements, f.key);
+      else {
         chunk = await reader.readChunk(f.coords);
         if (chunk && chunk.length !== elements) {
           throw new Error(`decoded ${chunk.length} values, the chunk has ${elements}`);

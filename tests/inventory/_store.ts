@@ -150,3 +150,82 @@ export async function editMetadata(
   edit(doc);
   await Deno.writeTextFile(file, JSON.stringify(doc, null, 2));
 }
+
+/** Options of {@link writeLegacySkycell}. */
+export interface LegacyOptions {
+  /** Bands (default r, i, z, y). */
+  bands?: string[];
+  /** Kinds (default image and mask: old stores had no weights). */
+  kinds?: ArrayKind[];
+  /** Header on the skycell group (default) or on each array. */
+  headerOn?: "group" | "array";
+  /** Chunk shape (default 128 x 128). */
+  chunks?: [number, number];
+}
+
+/**
+ * Writes one skycell in the legacy layout, Zarr format 2, by hand: `projections/{PPPP}/{skycell}/` with
+ * `.zgroup`, `.zattrs` and `.zarray` files, zstd chunks with `.`-separated keys. The store root gets a
+ * `.zgroup` when it has no metadata yet.
+ */
+export async function writeLegacySkycell(
+  root: string,
+  skycell: string,
+  opts: LegacyOptions = {},
+): Promise<void> {
+  const { encodeChunk } = await import("../../lib/zarr/chunks.ts");
+  const h = await headersOf(200);
+  const chunks = opts.chunks ?? [128, 128];
+  const projection = skycell.slice(8, 12);
+  const group = path.join(root, "projections", projection, skycell);
+  await Deno.mkdir(group, { recursive: true });
+  const zgroup = JSON.stringify({ zarr_format: 2 });
+  for (
+    const dir of [root, path.join(root, "projections"), path.join(root, "projections", projection), group]
+  ) {
+    const hasMeta = await Deno.stat(path.join(dir, "zarr.json")).then(() => true, () => false);
+    if (!hasMeta) await Deno.writeTextFile(path.join(dir, ".zgroup"), zgroup);
+  }
+  if ((opts.headerOn ?? "group") === "group") {
+    await Deno.writeTextFile(path.join(group, ".zattrs"), JSON.stringify({ header: h.image }));
+  }
+  for (const band of opts.bands ?? ["r", "i", "z", "y"]) {
+    for (const kind of opts.kinds ?? ["image", "mask"] as ArrayKind[]) {
+      const dir = path.join(group, arrayName(band, kind));
+      await Deno.mkdir(dir, { recursive: true });
+      const dtype = dtypeOf(kind);
+      await Deno.writeTextFile(
+        path.join(dir, ".zarray"),
+        JSON.stringify({
+          zarr_format: 2,
+          shape: [h.height, h.width],
+          chunks,
+          dtype: dtype === "float32" ? "<f4" : "<u2",
+          compressor: { id: "zstd", level: 3 },
+          fill_value: dtype === "float32" ? "NaN" : 0,
+          order: "C",
+          filters: null,
+        }),
+      );
+      if (opts.headerOn === "array") {
+        await Deno.writeTextFile(path.join(dir, ".zattrs"), JSON.stringify({ header: h[kind] }));
+      }
+      const data = defaultPixels(kind, h.width, h.height);
+      const [cr, cc] = chunks;
+      for (let r = 0; r * cr < h.height; r++) {
+        for (let c = 0; c * cc < h.width; c++) {
+          const chunk = allocate(dtype, cr * cc);
+          chunk.fill(dtype === "float32" ? NaN : 0);
+          for (let y = 0; y < cr && r * cr + y < h.height; y++) {
+            const x1 = Math.min(cc, h.width - c * cc);
+            chunk.set(
+              data.subarray((r * cr + y) * h.width + c * cc, (r * cr + y) * h.width + c * cc + x1),
+              y * cc,
+            );
+          }
+          await Deno.writeFile(path.join(dir, `${r}.${c}`), encodeChunk(chunk));
+        }
+      }
+    }
+  }
+}
