@@ -24,6 +24,7 @@ import {
   type SkycellNode,
 } from "../zarr/layout.ts";
 import type { ZarrStore } from "../zarr/store.ts";
+import { BandPool } from "./bands.ts";
 import { SkycellNotFoundError } from "./errors.ts";
 import {
   type ArraySelector,
@@ -124,20 +125,30 @@ export async function extractBatch(
   opts: ExtractOptions & { onOutcome?: (outcome: BatchOutcome, index: number, total: number) => void } = {},
 ): Promise<BatchSummary> {
   const summary: BatchSummary = { outcomes: [], ok: 0, failed: 0 };
-  for (const [index, item] of items.entries()) {
-    opts.signal?.throwIfAborted();
-    let outcome: BatchOutcome;
-    try {
-      const result = await extractArray(store, item.selector, item.output, opts, item.skycell);
-      outcome = { item, ok: true, result };
-      summary.ok++;
-    } catch (err) {
-      if (opts.signal?.aborted) throw err;
-      outcome = { item, ok: false, error: err instanceof Error ? err : new Error(String(err)) };
-      summary.failed++;
+  // One pool for the whole batch (its workers start only if some file needs them).
+  const pool = opts.pool ?? (opts.workers === 0 ? undefined : new BandPool(opts.workers));
+  try {
+    for (const [index, item] of items.entries()) {
+      opts.signal?.throwIfAborted();
+      const outcome = await extractItem(store, item, { ...opts, pool });
+      summary.outcomes.push(outcome);
+      if (outcome.ok) summary.ok++;
+      else summary.failed++;
+      opts.onOutcome?.(outcome, index, items.length);
     }
-    summary.outcomes.push(outcome);
-    opts.onOutcome?.(outcome, index, items.length);
+  } finally {
+    if (pool !== opts.pool) pool?.close();
   }
   return summary;
+}
+
+/** One item's outcome; only an abort is thrown. */
+async function extractItem(store: ZarrStore, item: BatchItem, opts: ExtractOptions): Promise<BatchOutcome> {
+  try {
+    const result = await extractArray(store, item.selector, item.output, opts, item.skycell);
+    return { item, ok: true, result };
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    return { item, ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+  }
 }

@@ -6,7 +6,8 @@
  * compression in the archive's layout (empty primary HDU, the image in extension 1, RICE_1 or GZIP_1).
  *
  * Whole skycells are streamed in row bands aligned to the chunk rows (1024 rows for the store's chunks),
- * the next band read while the previous one is written, so memory holds two bands whatever the image size.
+ * decoded by worker threads ahead of the writer (see bands.ts), so memory holds a few bands whatever the
+ * image size.
  * The file is written under a temporary name next to the output and renamed when complete, so an
  * interrupted extraction never leaves a complete-looking FITS file behind.
  *
@@ -22,8 +23,6 @@ import * as path from "node:path";
 import { CompressedFitsWriter, compressImage, type CompressOptions } from "../fits/compress.ts";
 import { FitsStreamWriter, type PixelType, primaryImageCards, writeFits } from "../fits/write.ts";
 import type { Logger } from "../cli/log.ts";
-import { allocate, type StoreTypedArray } from "../zarr/chunks.ts";
-import { WorkerPool } from "../zarr/pool.ts";
 import {
   ALL_BANDS,
   type ArrayKind,
@@ -35,7 +34,7 @@ import {
 } from "../zarr/layout.ts";
 import { type ArrayReader, openArrayReader } from "../zarr/read.ts";
 import type { ZarrStore } from "../zarr/store.ts";
-import type { BandDone, BandTask } from "./band_worker.ts";
+import { BandPool, rowRanges, threadBands, type Window, workerBands } from "./bands.ts";
 import { ArrayNotFoundError, OutputExistsError, SkycellNotFoundError } from "./errors.ts";
 import {
   cutoutHeader,
@@ -81,34 +80,11 @@ export interface ExtractOptions {
    * format 2, other codecs) are always read on the calling thread.
    */
   workers?: number;
-  /** A pool shared by several extractions (a batch); takes the place of `workers`. */
+  /**
+   * A pool shared by several extractions (a batch), used where workers would be (see `workers`) instead
+   * of starting a pool for each file.
+   */
   pool?: BandPool;
-}
-
-/**
- * Worker threads that decode row bands (see band_worker.ts), shared by the extractions of a batch.
- * Workers start on first use; {@link close} stops them.
- */
-export class BandPool {
-  /** Number of workers. */
-  readonly size: number;
-  #pool: WorkerPool<BandTask, BandDone>;
-
-  /** @param size workers (default: the number of cores) */
-  constructor(size: number = navigator.hardwareConcurrency || 1) {
-    this.size = size;
-    this.#pool = new WorkerPool(new URL("./band_worker.ts", import.meta.url), size);
-  }
-
-  /** Decodes one band; the task's buffer is transferred and comes back in the answer. */
-  run(task: BandTask): Promise<BandDone> {
-    return this.#pool.run(task, [task.buffer]);
-  }
-
-  /** Stops the workers. */
-  close(): void {
-    this.#pool.close();
-  }
 }
 
 /** Windows at least this large use workers unless told otherwise: below, starting them costs more. */
@@ -272,19 +248,6 @@ function imageCards(plan: Plan): string[] {
   return primaryImageCards(plan.header, x1 - x0, y1 - y0, plan.type, plan.extraCards);
 }
 
-/** Row bands [y0, y1) covering the region, with boundaries on whole chunk rows. */
-function rowBands(plan: Plan, bandRows: number): [number, number][] {
-  const chunkRows = plan.source.reader.info.chunks[0];
-  const step = chunkRows <= bandRows ? Math.floor(bandRows / chunkRows) * chunkRows : bandRows;
-  const bands: [number, number][] = [];
-  for (let y = plan.region.y0; y < plan.region.y1;) {
-    const end = Math.min(plan.region.y1, (Math.floor(y / step) + 1) * step);
-    bands.push([y, end]);
-    y = end;
-  }
-  return bands;
-}
-
 function result(plan: Plan, output: string | null, bytes: number, t0: number, opts: ExtractOptions) {
   const { x0, x1, y0, y1 } = plan.region;
   return {
@@ -313,81 +276,8 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-/** One band as the producers give it: pixels, or bytes already encoded as FITS data. */
-type Band = { pixels: StoreTypedArray; bytes?: undefined } | { bytes: Uint8Array; pixels?: undefined };
-
-/** Bands read on the calling thread, the next one read while the last one is being written. */
-async function* threadBands(plan: Plan, ranges: [number, number][]): AsyncGenerator<Band> {
-  const { x0, x1 } = plan.region;
-  const maxRows = Math.max(...ranges.map(([a, b]) => b - a));
-  const buffers = [allocate(plan.type, maxRows * (x1 - x0)), allocate(plan.type, maxRows * (x1 - x0))];
-  const read = (i: number) => {
-    const p = plan.source.reader.readRegion(ranges[i][0], ranges[i][1], x0, x1, buffers[i % 2]);
-    // A read that is never awaited (the consumer stopped) must not become an unhandled rejection.
-    p.catch(() => {});
-    return p;
-  };
-  let next = read(0);
-  for (let i = 0; i < ranges.length; i++) {
-    const pixels = await next;
-    if (i + 1 < ranges.length) next = read(i + 1);
-    yield { pixels };
-  }
-}
-
-/** Bands decoded by the pool's workers, as many in flight as there are workers plus one. */
-async function* workerBands(
-  pool: BandPool,
-  plan: Plan,
-  ranges: [number, number][],
-  fits: boolean,
-): AsyncGenerator<Band> {
-  const { reader } = plan.source;
-  const { x0, x1 } = plan.region;
-  const [cr, cc] = reader.info.chunks;
-  const bpp = plan.type === "float32" ? 4 : 2;
-  const maxBytes = Math.max(...ranges.map(([a, b]) => b - a)) * (x1 - x0) * bpp;
-  const c0 = Math.floor(x0 / cc);
-  const c1 = Math.floor((x1 - 1) / cc);
-  const free: ArrayBuffer[] = [];
-  const inflight: Promise<BandDone>[] = [];
-  let started = 0;
-  const start = () => {
-    while (started < ranges.length && inflight.length < pool.size + 1) {
-      const [y0, y1] = ranges[started++];
-      const r0 = Math.floor(y0 / cr);
-      const keys: string[][] = [];
-      for (let r = r0; r * cr < y1; r++) {
-        const row: string[] = [];
-        for (let c = c0; c <= c1; c++) row.push(reader.info.chunkKey([r, c]));
-        keys.push(row);
-      }
-      const p = pool.run({
-        dir: reader.dir,
-        dtype: plan.type,
-        fill: reader.fill,
-        chunks: [cr, cc],
-        rows: [y0, y1],
-        cols: [x0, x1],
-        keys,
-        firstChunk: [r0, c0],
-        fits,
-        buffer: free.pop() ?? new ArrayBuffer(maxBytes),
-      });
-      p.catch(() => {});
-      inflight.push(p);
-    }
-  };
-  for (let i = 0; i < ranges.length; i++) {
-    start();
-    const done = await inflight.shift()!;
-    if (fits) yield { bytes: new Uint8Array(done.buffer, 0, done.length) };
-    else {
-      const View = plan.type === "float32" ? Float32Array : Uint16Array;
-      yield { pixels: new View(done.buffer, 0, done.length / bpp) as StoreTypedArray };
-    }
-    free.push(done.buffer);
-  }
+function windowOf(plan: Plan): Window {
+  return { reader: plan.source.reader, region: plan.region, type: plan.type };
 }
 
 /** Streams the plan's pixels into `file`, band by band, through the pool when there is one. */
@@ -397,10 +287,9 @@ async function writeFile(
   opts: ExtractOptions,
   pool: BandPool | null,
 ): Promise<void> {
-  const { x0, x1 } = plan.region;
+  const { x0, x1, y0, y1 } = plan.region;
   const width = x1 - x0;
-  const height = plan.region.y1 - plan.region.y0;
-  const ranges = rowBands(plan, opts.bandRows ?? 1024);
+  const height = y1 - y0;
   const writer = opts.compress
     ? await CompressedFitsWriter.create(
       file,
@@ -413,7 +302,10 @@ async function writeFile(
       extraCards: plan.extraCards,
     });
   try {
-    const bands = pool ? workerBands(pool, plan, ranges, !opts.compress) : threadBands(plan, ranges);
+    const window = windowOf(plan);
+    const ranges = rowRanges(window, opts.bandRows ?? 1024);
+    // Workers encode the FITS data themselves for plain output; the compressor needs pixels.
+    const bands = pool ? workerBands(pool, window, ranges, !opts.compress) : threadBands(window, ranges);
     for await (const band of bands) {
       opts.signal?.throwIfAborted();
       if (band.bytes) await (writer as FitsStreamWriter).writeEncodedRows(band.bytes);
@@ -428,12 +320,12 @@ async function writeFile(
 
 /** The pool an extraction uses (null: the calling thread), and whether it must close it. */
 function choosePool(plan: Plan, opts: ExtractOptions): { pool: BandPool | null; owned: boolean } {
-  if (!plan.source.reader.info.plainZstd) return { pool: null, owned: false };
-  if (opts.pool) return { pool: opts.pool, owned: false };
+  if (!plan.source.reader.info.plainZstd || opts.workers === 0) return { pool: null, owned: false };
   const { x0, x1, y0, y1 } = plan.region;
   const bytes = (x1 - x0) * (y1 - y0) * (plan.type === "float32" ? 4 : 2);
-  const workers = opts.workers ?? (bytes >= WORKER_MIN_BYTES ? navigator.hardwareConcurrency || 1 : 0);
-  return workers > 0 ? { pool: new BandPool(workers), owned: true } : { pool: null, owned: false };
+  if (opts.workers === undefined && bytes < WORKER_MIN_BYTES) return { pool: null, owned: false };
+  if (opts.pool) return { pool: opts.pool, owned: false };
+  return { pool: new BandPool(opts.workers ?? (navigator.hardwareConcurrency || 1)), owned: true };
 }
 
 /**

@@ -19,5 +19,6 @@ export * from "./errors.ts";
 export * from "./wcs.ts";
 export * from "./region.ts";
 export * from "./extract.ts";
+export * from "./bands.ts";
 export * from "./batch.ts";
 export * from "./list.ts";
