@@ -1,0 +1,245 @@
+/**
+ * The inventory against stores written by the reference tools: zarr-python 3 writing the way the Python
+ * download tool does (astropy reads the archive file, `create_array` with chunks (min(1024, H),
+ * min(1024, W)), zstd level 3, fill value NaN or 0, then `attrs["header"] = header.tostring()`), so with
+ * absent all-fill chunks and no completion marker, is reported healthy and complete, shallow and deep; a
+ * Zarr format 2 store in the legacy layout written by zarr-python is read; and after the inventory's
+ * cleanup zarr-python still opens and reads what is left.
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { writeSkycellFiles } from "../../lib/archive/synth.ts";
+import { cleanup, inventory } from "../../lib/inventory/mod.ts";
+import { ZarrStore } from "../../lib/zarr/store.ts";
+import { runPython } from "./_python.ts";
+
+const A = "skycell.2556.080";
+const B = "skycell.2556.081";
+const C = "skycell.2557.001";
+
+// Writes skycells the way the Python download tool does. Arguments: the store, the JSON job list
+// [{skycell, band, kind, file, corner_nan}], the Zarr format and the layout ("current" or "legacy").
+const WRITE = String.raw`
+import json, sys
+import numpy as np, zarr
+from astropy.io import fits
+from zarr.codecs import ZstdCodec
+import numcodecs
+store, jobs, fmt, layout = sys.argv[1], json.load(open(sys.argv[2])), int(sys.argv[3]), sys.argv[4]
+root = zarr.open_group(store, mode="a", zarr_format=fmt)
+for job in jobs:
+    sky = job["skycell"]
+    parent = f"projections/{sky[8:12]}/{sky}" if layout == "legacy" else f"{sky[8:12]}/{sky}"
+    group = root.require_group(parent)
+    with fits.open(job["file"]) as hdul:
+        hdu = hdul[1] if len(hdul) > 1 else hdul[0]
+        data = hdu.data.astype(np.uint16 if job["kind"] == "mask" else np.float32)
+        header = hdu.header.tostring()
+    if job["corner_nan"]:
+        data[:1024, :1024] = np.nan  # a whole chunk of fill value: zarr-python does not store it
+    h, w = data.shape
+    name = job["band"] + {"image": "", "mask": "_mask", "weight": "_wt"}[job["kind"]]
+    if fmt == 3:
+        compressors = ZstdCodec(level=3)
+    else:
+        compressors = numcodecs.Zstd(level=3)
+    arr = group.create_array(name, shape=data.shape, chunks=(min(1024, h), min(1024, w)), dtype=data.dtype,
+                             compressors=compressors, fill_value=0 if job["kind"] == "mask" else np.nan,
+                             overwrite=True)
+    arr[:] = data
+    if layout == "legacy":
+        group.attrs["header"] = header  # old stores kept the header on the skycell group
+    else:
+        arr.attrs["header"] = header
+print("ok")
+`;
+
+// Opens the store with zarr-python after a cleanup and reads every array that is left.
+const READ_BACK = String.raw`
+import json, sys
+import zarr
+root = zarr.open_group(sys.argv[1], mode="r")
+out = {}
+for path, node in root.members(max_depth=None):
+    if isinstance(node, zarr.Array):
+        data = node[:]
+        out[path] = list(data.shape)
+print(json.dumps(out, sort_keys=True))
+`;
+
+interface Job {
+  skycell: string;
+  band: string;
+  kind: "image" | "mask" | "weight";
+  file: string;
+  corner_nan: boolean;
+}
+
+async function archiveJobs(
+  dir: string,
+  specs: { skycell: string; bands: string[]; kinds: Job["kind"][]; size: number; cornerNan?: boolean }[],
+): Promise<Job[]> {
+  const jobs: Job[] = [];
+  for (const s of specs) {
+    for (const band of s.bands) {
+      const { paths } = await writeSkycellFiles(path.join(dir, `archive-${s.size}`), s.skycell, band, {
+        size: s.size,
+      });
+      for (const kind of s.kinds) {
+        jobs.push({
+          skycell: s.skycell,
+          band,
+          kind,
+          file: paths[kind],
+          corner_nan: (s.cornerNan ?? false) && kind !== "mask",
+        });
+      }
+    }
+  }
+  return jobs;
+}
+
+async function writeWithPython(store: string, jobs: Job[], fmt: 2 | 3, layout: "current" | "legacy") {
+  await Deno.mkdir(path.dirname(store), { recursive: true });
+  const jobFile = `${store}.jobs.json`;
+  await Deno.writeTextFile(jobFile, JSON.stringify(jobs));
+  assert.equal((await runPython(WRITE, [store, jobFile, String(fmt), layout])).trim(), "ok");
+}
+
+const ALL: Job["kind"][] = ["image", "mask", "weight"];
+
+Deno.test("a store written by zarr-python 3 the Python tools' way is healthy and complete, shallow and deep", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ps1_inventory_interop_" });
+  try {
+    const store = path.join(dir, "ps1_skycells_zarr", "ps1_skycells.zarr");
+    const jobs = [
+      // 1100 x 1097 pixels: a 2 x 2 chunk grid, the top-left chunk all NaN in images and weights.
+      ...await archiveJobs(dir, [{ skycell: A, bands: ["r"], kinds: ALL, size: 1100, cornerNan: true }]),
+      ...await archiveJobs(dir, [{ skycell: A, bands: ["i", "z", "y"], kinds: ALL, size: 200 }]),
+      ...await archiveJobs(dir, [{ skycell: B, bands: ["r", "i", "z", "y"], kinds: ALL, size: 200 }]),
+    ];
+    await writeWithPython(store, jobs, 3, "current");
+    for (const deep of [false, true]) {
+      const inv = await inventory(store, { deep, workers: 1 });
+      assert.deepEqual(inv.summary.skycells, {
+        total: 2,
+        complete: 2,
+        incomplete: 0,
+        corrupt: 0,
+        current: 2,
+        legacy: 0,
+      });
+      for (const a of inv.arrays) {
+        assert.equal(a.status, "healthy", `${a.path}: ${JSON.stringify(a.problems)}`);
+        assert.equal(a.marker, null);
+        assert.equal(a.format, 3);
+        assert.ok(a.notes.some((n) => /no completion marker/.test(n)));
+        assert.equal(a.header?.source, "array");
+        assert.deepEqual([a.header?.naxis2, a.header?.naxis1], a.shape);
+        assert.equal(a.deep, deep);
+      }
+      const r = inv.arrays.find((a) => a.skycell === A && a.name === "r")!;
+      assert.deepEqual(r.shape, [1097, 1100]);
+      assert.deepEqual(r.chunkShape, [1024, 1024]);
+      assert.equal(r.chunksExpected, 4);
+      assert.equal(r.chunksPresent, 3, "the all-NaN chunk is absent");
+      if (deep) assert.equal(r.chunksDecoded, 3);
+      assert.equal(inv.summary.temps.count, 0);
+      assert.equal(inv.summary.unexpected, 0);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a Zarr format 2 store in the legacy layout written by zarr-python is read, and never removed as incomplete", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ps1_inventory_interop_v2_" });
+  try {
+    const store = path.join(dir, "ps1_skycells_zarr", "ps1_skycells.zarr");
+    // Old stores: no weights, the header on the skycell group.
+    const jobs = await archiveJobs(dir, [
+      { skycell: A, bands: ["r", "i", "z", "y"], kinds: ["image", "mask"], size: 200 },
+      { skycell: C, bands: ["r"], kinds: ["image", "mask"], size: 1100, cornerNan: true },
+    ]);
+    await writeWithPython(store, jobs, 2, "legacy");
+    const s = await ZarrStore.open(store);
+    try {
+      const inv = await inventory(s, { deep: true, workers: 1 });
+      assert.deepEqual(inv.summary.skycells, {
+        total: 2,
+        complete: 0,
+        incomplete: 2,
+        corrupt: 0,
+        current: 0,
+        legacy: 2,
+      });
+      for (const a of inv.arrays.filter((a) => a.exists)) {
+        assert.equal(a.status, "healthy", `${a.path}: ${JSON.stringify(a.problems)}`);
+        assert.equal(a.format, 2);
+        assert.equal(a.header?.source, "group");
+        assert.equal(a.deep, true);
+      }
+      const cr = inv.arrays.find((a) => a.skycell === C && a.name === "r")!;
+      assert.equal(cr.path, `projections/2557/${C}/r`);
+      assert.equal(cr.chunksPresent, 3);
+      assert.deepEqual(inv.skycells.find((x) => x.name === A)!.missing, ["r_wt", "i_wt", "z_wt", "y_wt"]);
+      const result = await cleanup(inv, { store: s, categories: ["incomplete"], incomplete: "skycells" });
+      assert.equal(result.removed, 0);
+      assert.ok(result.items.every((i) => /legacy layout/.test(i.reason)));
+    } finally {
+      s.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("after the inventory's cleanup zarr-python opens the store and reads every array left", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ps1_inventory_interop_clean_" });
+  try {
+    const store = path.join(dir, "ps1_skycells_zarr", "ps1_skycells.zarr");
+    const jobs = await archiveJobs(dir, [
+      { skycell: A, bands: ["r", "i", "z", "y"], kinds: ALL, size: 200 },
+      { skycell: B, bands: ["r"], kinds: ["image", "mask"], size: 200 },
+    ]);
+    await writeWithPython(store, jobs, 3, "current");
+    // Damage one chunk of A's z image: found by --deep, removed as corrupt.
+    const chunk = path.join(store, "2556", A, "z", "c", "0", "0");
+    const bytes = await Deno.readFile(chunk);
+    await Deno.writeFile(chunk, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const s = await ZarrStore.open(store);
+    try {
+      const inv = await inventory(s, { deep: true, workers: 1 });
+      assert.equal(inv.summary.skycells.corrupt, 1);
+      assert.equal(inv.summary.skycells.incomplete, 1);
+      const result = await cleanup(inv, {
+        store: s,
+        categories: ["corrupt", "incomplete"],
+        incomplete: "skycells",
+      });
+      assert.deepEqual(
+        result.items.filter((i) => i.action === "removed").map((i) => i.path),
+        [`2556/${A}/z`, `2556/${B}`],
+      );
+    } finally {
+      s.close();
+    }
+    const left = JSON.parse(await runPython(READ_BACK, [store]));
+    assert.deepEqual(Object.keys(left), [
+      `2556/${A}/i`,
+      `2556/${A}/i_mask`,
+      `2556/${A}/i_wt`,
+      `2556/${A}/r`,
+      `2556/${A}/r_mask`,
+      `2556/${A}/r_wt`,
+      `2556/${A}/y`,
+      `2556/${A}/y_mask`,
+      `2556/${A}/y_wt`,
+      `2556/${A}/z_mask`,
+      `2556/${A}/z_wt`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
