@@ -29,7 +29,6 @@ import {
   outputName,
   parseCenter,
   parseRegion,
-  RegionError,
   type RegionRequest,
   skycellBatchItems,
   type StoreContents,
@@ -73,7 +72,8 @@ Options:
   --json               machine-readable result on stdout
   -h, --help           this help
 
-Exit codes: 0 done, 1 some extraction failed, 2 bad usage or nothing could be done, 130 interrupted.
+Exit codes: 0 done, 1 some extraction failed, 2 bad usage or nothing could be done, 130/143
+interrupted (SIGINT/SIGTERM; no partial file is left).
 
 Examples:
   deno run --allow-read --allow-write zarr_to_fits.ts --list
@@ -387,24 +387,34 @@ export async function main(args: string[]): Promise<number> {
   }
   const log = createLogger("INFO");
   const abort = new AbortController();
-  const onSignal = () => {
-    if (abort.signal.aborted) Deno.exit(EXIT.sigint);
-    abort.abort(new DOMException("interrupted", "AbortError"));
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
+  // SIGINT/SIGTERM stop the extraction between bands (its temporary file is removed); a second one exits.
+  let code: number = EXIT.sigint;
+  const handlers: [Deno.Signal, () => void][] = [];
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    const handler = () => {
+      if (abort.signal.aborted) Deno.exit(code);
+      code = sig === "SIGINT" ? EXIT.sigint : EXIT.sigterm;
+      abort.abort(new DOMException(`interrupted (${sig})`, "AbortError"));
+    };
+    try {
+      Deno.addSignalListener(sig, handler);
+      handlers.push([sig, handler]);
+    } catch {
+      // Windows has no SIGTERM.
+    }
+  }
   try {
     return await run(req, store, log, abort.signal);
   } catch (err) {
     if (abort.signal.aborted) {
       printError(NAME, "interrupted; no partial file was left");
-      return EXIT.sigint;
+      return code;
     }
     printError(NAME, err);
-    const nothingDone = err instanceof ExtractError || err instanceof SkycellNameError ||
-      err instanceof RegionError;
-    return nothingDone ? EXIT.usage : EXIT.problems;
+    // Extraction errors are raised before anything is written: nothing could be done.
+    return err instanceof ExtractError || err instanceof SkycellNameError ? EXIT.usage : EXIT.problems;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
+    for (const [sig, handler] of handlers) Deno.removeSignalListener(sig, handler);
     store.close();
   }
 }

@@ -248,7 +248,13 @@ function imageCards(plan: Plan): string[] {
   return primaryImageCards(plan.header, x1 - x0, y1 - y0, plan.type, plan.extraCards);
 }
 
-function result(plan: Plan, output: string | null, bytes: number, t0: number, opts: ExtractOptions) {
+function result(
+  plan: Plan,
+  output: string | null,
+  bytes: number,
+  t0: number,
+  opts: ExtractOptions,
+): ExtractResult {
   const { x0, x1, y0, y1 } = plan.region;
   return {
     selector: plan.selector,
