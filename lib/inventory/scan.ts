@@ -125,7 +125,8 @@ export interface ScanOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-// Below this many groups, starting workers costs more than it saves.
+// Below this many groups a metadata-only scan is over before workers have started. A deep scan decodes
+// hundreds of megabytes per group, so it uses them whenever there are two groups.
 const MIN_GROUPS_FOR_WORKERS = 16;
 
 /** Checks every group; results are in the order of `groups`. */
@@ -144,7 +145,7 @@ export async function scanGroups(
   }));
   let done = 0;
   const tick = () => opts.onProgress?.(++done, tasks.length);
-  if (opts.workers <= 1 || tasks.length < MIN_GROUPS_FOR_WORKERS) {
+  if (opts.workers <= 1 || tasks.length < (opts.deep ? 2 : MIN_GROUPS_FOR_WORKERS)) {
     const out: GroupScan[] = [];
     for (const task of tasks) {
       out.push(await checkSkycellGroup(store, task));
