@@ -42,6 +42,7 @@ import {
 import { MappingCsvError } from "./lib/ps1/mapping.ts";
 import { StoreError } from "./lib/zarr/errors.ts";
 import { DEFAULT_BANDS } from "./lib/zarr/layout.ts";
+import { ZarrStore } from "./lib/zarr/store.ts";
 
 export { cleanup, inventory };
 export type { CleanupResult, Inventory };
@@ -214,10 +215,10 @@ export function parseInventoryArgs(args: string[]): InventoryArgs {
 // Below this many skycells the scan is over before a progress line would help.
 const PROGRESS_MIN_SKYCELLS = 100;
 
-async function takeInventory(args: InventoryArgs, what: string): Promise<Inventory> {
+async function takeInventory(store: ZarrStore, args: InventoryArgs, what: string): Promise<Inventory> {
   let progress: Progress | undefined;
   const t0 = performance.now();
-  const inv = await inventory(args.zarrPath, {
+  const inv = await inventory(store, {
     ...args.inventory,
     onProgress: (done, total) => {
       if (total < PROGRESS_MIN_SKYCELLS) return;
@@ -249,9 +250,13 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return EXIT.ok;
   }
+  let store: ZarrStore | undefined;
   try {
     const date = new Date();
-    const before = await takeInventory(parsed, "inventory");
+    store = await ZarrStore.open(parsed.zarrPath, {
+      lock: { onWait: (p) => log(`waiting for the store lock ${p} (another process is changing the store)`) },
+    });
+    const before = await takeInventory(store, parsed, "inventory");
     const cleaning = parsed.categories.length > 0;
     let result: CleanupResult | undefined;
     let after: Inventory | undefined;
@@ -261,6 +266,7 @@ export async function main(args: string[]): Promise<number> {
       reports = await writeReports(before, parsed.outputDir, { date });
     } else if (parsed.dryRun) {
       result = await cleanup(before, {
+        store,
         categories: parsed.categories,
         incomplete: parsed.incompleteMode,
         tempMinAgeSeconds: parsed.tempMinAgeSeconds,
@@ -271,6 +277,7 @@ export async function main(args: string[]): Promise<number> {
       // What was found is recorded before anything is removed; the *_latest copies follow the store after.
       reports = await writeReports(before, parsed.outputDir, { date, latest: false });
       result = await cleanup(before, {
+        store,
         categories: parsed.categories,
         incomplete: parsed.incompleteMode,
         tempMinAgeSeconds: parsed.tempMinAgeSeconds,
@@ -279,7 +286,7 @@ export async function main(args: string[]): Promise<number> {
           if (item.action === "failed") log(`could not remove ${item.path}: ${item.reason}`);
         },
       });
-      after = await takeInventory(parsed, "inventory after cleanup");
+      after = await takeInventory(store, parsed, "inventory after cleanup");
       afterReports = await writeReports(after, parsed.outputDir, {
         date,
         suffix: "_after_cleanup",
@@ -314,6 +321,8 @@ export async function main(args: string[]): Promise<number> {
     const unusable = err instanceof StoreError || err instanceof MappingCsvError ||
       err instanceof InventoryOptionError || err instanceof Deno.errors.NotFound;
     return unusable ? EXIT.usage : EXIT.problems;
+  } finally {
+    store?.close();
   }
 }
 

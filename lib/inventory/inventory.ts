@@ -182,6 +182,7 @@ export function summarize(
   parts: Pick<Inventory, "store" | "bands" | "deep" | "skycells" | "arrays" | "temps" | "unexpected">,
   storeProblems: string[],
   seconds: number,
+  storeNotes: string[] = [],
 ): Summary {
   const count = (state: SkycellState) => parts.skycells.filter((s) => s.state === state).length;
   const expectedArrays = parts.arrays.filter((a) => a.role === "expected");
@@ -232,6 +233,7 @@ export function summarize(
     temps: { count: parts.temps.length, bytes: tempBytes },
     unexpected: parts.unexpected.length,
     storeProblems,
+    storeNotes,
     bytesOnDisk: arrayBytes + tempBytes,
     decodedBytes: present.reduce((s, a) => s + a.decodedBytes, 0),
     compressionRatio: scannedBytes > 0 ? scannedDecoded / scannedBytes : null,
@@ -338,7 +340,7 @@ export async function inventory(store: string | ZarrStore, opts: InventoryOption
   const inv: Inventory = {
     ...parts,
     startedAt: startedAt.toISOString(),
-    summary: summarize(parts, walk.storeProblems, (performance.now() - t0) / 1000),
+    summary: summarize(parts, walk.storeProblems, (performance.now() - t0) / 1000, walk.storeNotes),
   };
   if (list) {
     const names = bands.flatMap((b) => ARRAY_KINDS.map((k) => arrayName(b, k)));

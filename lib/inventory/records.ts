@@ -251,6 +251,8 @@ export interface Summary {
   unexpected: number;
   /** Groups above skycell level without readable metadata. */
   storeProblems: string[];
+  /** Things about the whole store that are not damage (e.g. consolidated metadata that may be stale). */
+  storeNotes: string[];
   /** Bytes on disk of all arrays and temp nodes. */
   bytesOnDisk: number;
   /** Decoded size of all arrays. */

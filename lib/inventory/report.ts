@@ -457,6 +457,7 @@ export function summaryLines(s: Summary, title = "ZARR STORE INVENTORY SUMMARY")
   lines.push(`Temp nodes: ${s.temps.count} (${formatMB(s.temps.bytes)})`);
   lines.push(`Unexpected nodes: ${s.unexpected} (reported, never removed)`);
   for (const p of s.storeProblems) lines.push(`Store problem: ${p}`);
+  for (const n of s.storeNotes) lines.push(`Note: ${n}`);
   lines.push(
     `Size: ${formatMB(s.bytesOnDisk)} on disk, ${formatMB(s.decodedBytes)} decoded, compression ratio ${
       s.compressionRatio === null ? "n/a" : s.compressionRatio.toFixed(2)

@@ -54,6 +54,35 @@ export interface StoreWalk {
   unexpected: UnexpectedRecord[];
   /** Groups above skycell level without readable metadata. */
   storeProblems: string[];
+  /** Things about the store as a whole that are not damage (consolidated metadata). */
+  storeNotes: string[];
+}
+
+/**
+ * Consolidated metadata, which zarr-python trusts over the directory tree: the toolkit never writes it,
+ * so a copy in the store may not match what is there (and will not match after a cleanup).
+ */
+function consolidatedNotes(store: ZarrStore): string[] {
+  const notes: string[] = [];
+  try {
+    const doc = JSON.parse(Deno.readTextFileSync(`${store.root}/zarr.json`));
+    if (doc?.consolidated_metadata) {
+      notes.push(
+        "the root zarr.json holds consolidated metadata, which zarr-python trusts over the tree: it may be stale",
+      );
+    }
+  } catch {
+    // No (readable) format 3 root: nothing to say here.
+  }
+  try {
+    Deno.statSync(`${store.root}/.zmetadata`);
+    notes.push(
+      "the store has a .zmetadata file (consolidated metadata), which zarr-python may trust over the tree",
+    );
+  } catch {
+    // None.
+  }
+  return notes;
 }
 
 function metadataProblem(child: ChildNode, what: string): string | null {
@@ -64,7 +93,13 @@ function metadataProblem(child: ChildNode, what: string): string | null {
 
 /** Walks the store to the skycell groups, reading group metadata only. */
 export async function walkStore(store: ZarrStore): Promise<StoreWalk> {
-  const out: StoreWalk = { groups: [], temps: [], unexpected: [], storeProblems: [] };
+  const out: StoreWalk = {
+    groups: [],
+    temps: [],
+    unexpected: [],
+    storeProblems: [],
+    storeNotes: consolidatedNotes(store),
+  };
   const projections: { node: ChildNode; layout: Layout; inherited: string[] }[] = [];
   for (const child of await store.listChildren("")) {
     if (isTempName(child.name)) out.temps.push(tempRecord(store, child, null, "current"));

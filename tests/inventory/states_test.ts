@@ -289,6 +289,20 @@ Deno.test("a projection group without metadata makes its skycells corrupt and is
   });
 });
 
+Deno.test("consolidated metadata in the store is a note (zarr-python trusts it over the tree), not damage", async () => {
+  await withStore([A], async (store) => {
+    const root = path.join(store.root, "zarr.json");
+    const doc = JSON.parse(await Deno.readTextFile(root));
+    doc.consolidated_metadata = { kind: "inline", must_understand: false, metadata: {} };
+    await Deno.writeTextFile(root, JSON.stringify(doc));
+    const inv = await inventory(store, { workers: 1 });
+    assert.equal(inv.summary.skycells.complete, 1);
+    assert.equal(inv.summary.storeNotes.length, 1);
+    assert.match(inv.summary.storeNotes[0], /consolidated metadata/);
+    assert.deepEqual(inv.summary.storeProblems, []);
+  });
+});
+
 Deno.test("arrays of other bands are checked but count towards no state; --bands decides", async () => {
   await withStore([A], async (store) => {
     await writeSkycell(store, A, { bands: ["g"] });
