@@ -397,7 +397,7 @@ class DownloadRun {
       await fs.mkdir(cfg.outputDir, { recursive: true });
       this.#store = await ZarrStore.open(cfg.storePath, {
         create: !this.#o.dryRun,
-        lock: { onWait: (p) => this.#log.info(`waiting for the store lock ${p}`) },
+        lock: { onWait: (p) => this.#log.debug(`waiting for the store lock ${p}`) },
       });
     } catch (err) {
       if (this.#o.dryRun && (err as Error).name === "NodeNotFoundError") {
