@@ -42,7 +42,7 @@ export class BandPool {
   readonly size: number;
   #pool: WorkerPool<BandTask, BandDone>;
 
-  /** @param size workers (default: the number of cores) */
+  /** Creates the pool (no worker starts yet). @param size workers (default: the number of cores) */
   constructor(size: number = navigator.hardwareConcurrency || 1) {
     this.size = size;
     this.#pool = new WorkerPool(new URL("./band_worker.ts", import.meta.url), size);

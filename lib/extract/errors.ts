@@ -6,7 +6,7 @@
 
 /** An extraction that cannot be done as asked (see the subclasses). */
 export class ExtractError extends Error {
-  /** @param message one line naming what is wrong */
+  /** Creates the error. @param message one line naming what is wrong */
   constructor(message: string) {
     super(message);
     this.name = "ExtractError";
@@ -15,7 +15,7 @@ export class ExtractError extends Error {
 
 /** The skycell is not in the store (current or legacy layout). */
 export class SkycellNotFoundError extends ExtractError {
-  /** @param message one line naming the skycell and the store */
+  /** Creates the error. @param message one line naming the skycell and the store */
   constructor(message: string) {
     super(message);
     this.name = "SkycellNotFoundError";
@@ -24,7 +24,7 @@ export class SkycellNotFoundError extends ExtractError {
 
 /** The skycell has no such array (band not downloaded, weights missing in an old store, ...). */
 export class ArrayNotFoundError extends ExtractError {
-  /** @param message one line naming the skycell and the array */
+  /** Creates the error. @param message one line naming the skycell and the array */
   constructor(message: string) {
     super(message);
     this.name = "ArrayNotFoundError";
@@ -33,7 +33,7 @@ export class ArrayNotFoundError extends ExtractError {
 
 /** A cutout region that is malformed, empty, outside the image, or needs a WCS the header lacks. */
 export class RegionError extends ExtractError {
-  /** @param message one line naming the region and the image */
+  /** Creates the error. @param message one line naming the region and the image */
   constructor(message: string) {
     super(message);
     this.name = "RegionError";
@@ -42,7 +42,7 @@ export class RegionError extends ExtractError {
 
 /** The output file exists and overwriting was not asked for. */
 export class OutputExistsError extends ExtractError {
-  /** @param message one line naming the file */
+  /** Creates the error. @param message one line naming the file */
   constructor(message: string) {
     super(message);
     this.name = "OutputExistsError";
