@@ -32,6 +32,7 @@ import { ARRAY_KINDS, arrayName, parseArrayName } from "../zarr/layout.ts";
 import { hostToken, isTempName, tempOwner } from "../zarr/names.ts";
 import { isOwnerGone, ownersDir } from "../zarr/owner.ts";
 import { type ChildNode, ZarrStore } from "../zarr/store.ts";
+
 import { checkArray, measureTree } from "./check.ts";
 import type { ArrayRecord, Inventory, SkycellRecord } from "./records.ts";
 
@@ -103,8 +104,13 @@ export interface CleanupResult {
   bytesFreed: number;
 }
 
-/** A verdict of a re-check: remove it (with its current size) or keep it (why). */
-type Verdict = { remove: true; reason: string } | { remove: false; reason: string };
+/** A verdict of a re-check: remove it or keep it, and why. */
+export interface Verdict {
+  /** Remove it now. */
+  remove: boolean;
+  /** Why. */
+  reason: string;
+}
 
 interface Planned {
   category: CleanupCategory;

@@ -32,7 +32,10 @@ import { type FoundGroup, scanGroups, walkStore } from "./scan.ts";
 
 /** Bad inventory options (an unknown band, an incomplete sector/camera/CCD). */
 export class InventoryOptionError extends Error {
-  /** @param message one line naming the option */
+  /**
+   * Makes the error.
+   * @param message one line naming the option
+   */
   constructor(message: string) {
     super(message);
     this.name = "InventoryOptionError";
@@ -43,9 +46,11 @@ export class InventoryOptionError extends Error {
 export interface ExpectedOptions {
   /** A mapping CSV to read. */
   csvPath?: string;
-  /** TESS sector, camera and CCD (all three, unless `csvPath`). */
+  /** TESS sector (with camera and CCD, unless `csvPath`). */
   sector?: number;
+  /** TESS camera. */
   camera?: number;
+  /** TESS CCD. */
   ccd?: number;
   /** The data root holding the mapping CSVs (default: {@link dataRootOf} the store). */
   dataRoot?: string;

@@ -29,6 +29,7 @@ export type {
   CleanupOptions,
   CleanupResult,
   IncompleteMode,
+  Verdict,
 } from "./cleanup.ts";
 export {
   arrayRows,

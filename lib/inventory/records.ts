@@ -40,6 +40,8 @@
 
 import type { ArrayKind } from "../zarr/layout.ts";
 
+export type { ArrayKind };
+
 /** The two store layouts: current `{PPPP}/skycell...` and legacy `projections/{PPPP}/skycell...`. */
 export type Layout = "current" | "legacy";
 
@@ -287,15 +289,21 @@ export interface ExpectedReport {
   csvPath: string;
   /** Where it was found: the newer or legacy path under the data root, or given. */
   source: "newer" | "legacy" | "given";
-  /** Sector/camera/CCD when looked up by them. */
+  /** TESS sector when looked up by sector/camera/CCD, else null. */
   sector: number | null;
+  /** TESS camera, or null. */
   camera: number | null;
+  /** TESS CCD, or null. */
   ccd: number | null;
-  /** Counts: complete + incomplete + corrupt + absent = total. */
+  /** Expected skycells: complete + incomplete + corrupt + absent = total. */
   total: number;
+  /** Expected skycells complete in the store. */
   complete: number;
+  /** Expected skycells incomplete in the store. */
   incomplete: number;
+  /** Expected skycells corrupt in the store. */
   corrupt: number;
+  /** Expected skycells with no group in the store. */
   absent: number;
   /** One entry per expected skycell, sorted by name. */
   skycells: ExpectedSkycell[];

@@ -383,9 +383,13 @@ export interface ReportOptions {
 
 /** The report files written, by kind. */
 export interface ReportPaths {
+  /** The skycell report. */
   skycells: string;
+  /** The array report. */
   arrays: string;
+  /** The expected-list report, when there was a list. */
   expected?: string;
+  /** The cleanup report, after a cleanup. */
   cleanup?: string;
 }
 
