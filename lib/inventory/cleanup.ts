@@ -4,7 +4,7 @@
  * | category | what is removed |
  * |---|---|
  * | `temp` | temp nodes (`_temp_` in the name, any level) whose maker is gone: its owner lock on this host is free (see `lib/zarr/owner.ts`), or, when the name records no owner on this host (other tools, other hosts), nothing under it changed for `tempMinAgeSeconds` (default 900). A temp node of a running process is kept. |
- * | `corrupt` | arrays of the chosen bands with evidence of damage (status `corrupt`), in either layout. A group standing where an array should be is kept (it may hold anything), and so are healthy arrays of a skycell whose group metadata is damaged. |
+ * | `corrupt` | arrays of the chosen bands with evidence of damage (status `corrupt`), in either layout; an array directory without any metadata counts as a damaged array. A group standing where an array should be is kept (it may hold anything), and so are healthy arrays of a skycell whose group metadata is damaged. |
  * | `incomplete`, mode `empty` (the default) | groups of incomplete skycells (current layout) that hold no array at all: nothing but their metadata. Healthy arrays of incomplete skycells are kept: a rerun of the download fills the gaps. |
  * | `incomplete`, mode `skycells` | whole groups of incomplete skycells (current layout), healthy arrays included, when they hold nothing but arrays of the chosen bands. |
  *

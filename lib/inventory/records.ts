@@ -18,6 +18,15 @@
  * read or decoded to exactly the chunk's size. Content is never judged: an all-NaN image corner, an
  * all-zero mask or absent all-fill chunks are normal. Anything unusual that is not damage is a note.
  *
+ * What each depth catches:
+ *
+ * - metadata-only (the default): everything above except chunk contents. A torn chunk file is caught only
+ *   when it is empty (0 bytes), or when files are missing from an array the toolkit wrote (fewer than its
+ *   marker's `stored_chunks`). An array written by zarr-python has no marker, so for it a missing chunk
+ *   file cannot be told from an all-fill chunk: metadata, header and shape are all that is judged.
+ * - `deep`: also every stored chunk read and decoded: a torn or truncated file (zstd frames walked to
+ *   their end), a zstd error, a chunk that decodes to the wrong length, an unreadable file.
+ *
  * Arrays of bands that were not chosen (e.g. `g` with the default r,i,z,y) are checked and listed with
  * role `other_band`; they do not count towards any skycell state.
  *
