@@ -177,3 +177,51 @@ for (const [compress, cmptype] of [["gzip", "GZIP_1"], ["rice", "RICE_1"]] as co
     }
   });
 }
+
+Deno.test("the store's own 1024 x 1024 chunks with padded edge chunks stream to the same bytes on any thread", async () => {
+  // Wider and taller than one chunk, neither a multiple of 1024; one chunk left all-NaN (not written).
+  const [h, w] = [1300, 2100];
+  const pixels = new Float32Array(h * w);
+  let seed = 7;
+  for (let i = 0; i < pixels.length; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    pixels[i] = (seed >>> 8) / 65536 - 128;
+  }
+  for (let y = 1024; y < h; y++) pixels.fill(NaN, y * w + 1024, y * w + 2048);
+  pixels[5] = -0;
+  const storePath = path.join(fx.dir, "big.zarr");
+  const store = await ZarrStore.open(storePath, { create: true, workers: 1 });
+  try {
+    const build = await store.beginArray(`2556/${SKYCELL_A}`, "r", {
+      shape: [h, w],
+      dtype: "float32",
+      chunks: [1024, 1024],
+    });
+    for (let row = 0; row < build.chunkRows; row++) {
+      const [y0, y1] = build.rowsOf(row);
+      build.writeChunkRowSync(row, pixels.slice(y0 * w, y1 * w));
+    }
+    await build.commit({});
+    assert.deepEqual(await treeOf(path.join(storePath, "2556", SKYCELL_A, "r", "c")), [
+      "0/0",
+      "0/1",
+      "0/2",
+      "1/0",
+      "1/2",
+    ]);
+    const expected = fitsDataBytes(pixels);
+    for (const workers of [0, 1, 2]) {
+      const out = path.join(fx.dir, "big", `${workers}.fits`);
+      await extractArray(store, { skycell: SKYCELL_A, band: "r", kind: "image" }, out, { workers });
+      const bytes = await Deno.readFile(out);
+      const { end } = FitsHeader.parse(bytes);
+      assert.equal(
+        Buffer.compare(bytes.subarray(end, end + expected.length), expected),
+        0,
+        `${workers} workers`,
+      );
+    }
+  } finally {
+    store.close();
+  }
+});
