@@ -80,7 +80,7 @@ Examples:
   deno run --allow-read --allow-write zarr_to_fits.ts --skycell skycell.2556.080 --band r
   deno run --allow-read --allow-write zarr_to_fits.ts --skycell skycell.2556.080 --band r --mask --output r_mask.fits
   deno run --allow-read --allow-write zarr_to_fits.ts --skycell skycell.2556.080 --band i --region 1000:1500,2000:2500
-  deno run --allow-read --allow-write zarr_to_fits.ts --skycell skycell.2556.080 --band z --center 227.41,-0.52 --size 300
+  deno run --allow-read --allow-write zarr_to_fits.ts --skycell skycell.2556.080 --band z --center 47.69,79.26 --size 300
   deno run --allow-read --allow-write zarr_to_fits.ts --skycell skycell.2556.080 --batch --compress rice
   deno run --allow-read --allow-write zarr_to_fits.ts --band r --batch --output-dir extracted_fits/r
 `;
