@@ -34,10 +34,43 @@ const ZSTD_PARAMS = { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL };
 // `pledgedSrcSize` is a Node zstd option that the bundled typings do not list yet.
 type ZstdOptions = NonNullable<Parameters<typeof zlib.zstdCompressSync>[1]> & { pledgedSrcSize?: number };
 
-/** Compresses one chunk's elements (bytes codec, little endian, then zstd level 3). */
+// node:zlib's sync calls collect their output in `chunkSize` pieces (128 KiB by default) and concatenate
+// them, leaving twice the output as garbage per call, which V8 collects only after tens of MB per isolate.
+// With one output buffer that is surely big enough (and never from Buffer's shared pool), the result is a
+// view of that buffer alone, which {@link releaseBuffer} can free at once.
+const MIN_OUTPUT = 65536;
+
+function outputSize(bytes: number): number {
+  // ZSTD_COMPRESSBOUND plus slack: the call must not fill the buffer, or it allocates another.
+  return Math.max(MIN_OUTPUT, bytes + (bytes >> 8) + (bytes < 131072 ? (131072 - bytes) >> 11 : 0) + 1024);
+}
+
+/**
+ * Frees the memory of a buffer returned by {@link encodeChunk} or {@link zstdDecompress} now, instead of
+ * at the next garbage collection (it is detached: do not use it after). Does nothing for a view that does
+ * not own its whole buffer.
+ */
+export function releaseBuffer(view: ArrayBufferView): void {
+  const buffer = view.buffer as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer; detached?: boolean };
+  if (
+    view.byteOffset === 0 && buffer.byteLength >= MIN_OUTPUT && typeof buffer.transfer === "function" &&
+    !buffer.detached && !(buffer instanceof SharedArrayBuffer)
+  ) {
+    buffer.transfer(0);
+  }
+}
+
+/**
+ * Compresses one chunk's elements (bytes codec, little endian, then zstd level 3). The frame records its
+ * content size. The result owns its buffer: pass it to {@link releaseBuffer} once written.
+ */
 export function encodeChunk(chunk: StoreTypedArray): Uint8Array {
   const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  const opts: ZstdOptions = { params: ZSTD_PARAMS, pledgedSrcSize: bytes.length };
+  const opts: ZstdOptions = {
+    params: ZSTD_PARAMS,
+    pledgedSrcSize: bytes.length,
+    chunkSize: outputSize(bytes.length),
+  };
   return zlib.zstdCompressSync(bytes, opts);
 }
 
@@ -72,17 +105,21 @@ export function zstdContentSize(frame: Uint8Array): number | null {
 /**
  * Decompresses zstd data and checks the result against the content size the frame records. The native
  * decoder returns what it could decode from a cut-off frame without an error, so a torn file is only seen
- * by its length; throws {@link StoreError} naming `where`.
+ * by its length; throws {@link StoreError} naming `where`. `expectedBytes` (or else the recorded size)
+ * sizes the output buffer; the result then owns its buffer (see {@link releaseBuffer}).
  */
-export function zstdDecompress(compressed: Uint8Array, where = "chunk"): Uint8Array {
+export function zstdDecompress(compressed: Uint8Array, where = "chunk", expectedBytes?: number): Uint8Array {
   if (compressed.length === 0) throw new StoreError(`${where}: empty chunk file`);
+  const recorded = zstdContentSize(compressed);
+  const size = expectedBytes ?? recorded;
   let raw: Uint8Array;
   try {
-    raw = zlib.zstdDecompressSync(compressed);
+    raw = size === null || size > 1 << 30
+      ? zlib.zstdDecompressSync(compressed)
+      : zlib.zstdDecompressSync(compressed, { chunkSize: Math.max(MIN_OUTPUT, size + 64) });
   } catch (err) {
     throw new StoreError(`${where}: zstd decode failed (${(err as Error).message})`);
   }
-  const recorded = zstdContentSize(compressed);
   if (recorded !== null && raw.byteLength < recorded) {
     throw new StoreError(
       `${where}: truncated chunk file (its zstd frame decodes to ${raw.byteLength} of ${recorded} bytes)`,
@@ -101,11 +138,21 @@ export function decodeChunk(
   elements: number,
   where = "chunk",
 ): StoreTypedArray {
-  const raw = zstdDecompress(compressed, where);
-  const out = allocate(dtype, elements);
-  if (raw.byteLength !== out.byteLength) {
-    throw new StoreError(`${where}: decoded ${raw.byteLength} bytes, expected ${out.byteLength}`);
+  if (dtype !== "float32" && dtype !== "uint16") {
+    throw new StoreError(`unsupported data type ${JSON.stringify(dtype)}`);
   }
+  const bytes = elements * (dtype === "uint16" ? 2 : 4);
+  const raw = zstdDecompress(compressed, where, bytes);
+  if (raw.byteLength !== bytes) {
+    throw new StoreError(`${where}: decoded ${raw.byteLength} bytes, expected ${bytes}`);
+  }
+  if (raw.byteOffset === 0 && raw.buffer instanceof ArrayBuffer) {
+    // Use the decoder's own buffer: no copy.
+    return dtype === "float32"
+      ? new Float32Array(raw.buffer, 0, elements)
+      : new Uint16Array(raw.buffer, 0, elements);
+  }
+  const out = allocate(dtype, elements);
   new Uint8Array(out.buffer).set(raw);
   return out;
 }
@@ -128,10 +175,55 @@ export interface BandWriteResult {
   bytes: number;
 }
 
+/** Throws {@link StoreError} unless `band` holds exactly the rows of chunk row `chunkRow`, whole width. */
+export function checkBand(arrayDir: string, spec: ArraySpec, chunkRow: number, band: StoreTypedArray): void {
+  const [height, width] = spec.shape;
+  const rows = Math.min(spec.chunks[0], height - chunkRow * spec.chunks[0]);
+  if (!Number.isInteger(chunkRow) || !(rows > 0) || band.length !== rows * width) {
+    throw new StoreError(
+      `${arrayDir}: band ${chunkRow} has ${band.length} values, expected ${
+        Math.max(rows, 0) || 0
+      } x ${width}`,
+    );
+  }
+}
+
+/**
+ * Copies chunk `col` of a checked band (see {@link checkBand}) into `chunk` (the full chunk shape), padding
+ * an edge chunk with the fill value. Returns false when the chunk holds nothing but the fill value (it is
+ * then not to be written).
+ */
+export function chunkOfBand(
+  spec: ArraySpec,
+  chunkRow: number,
+  col: number,
+  band: StoreTypedArray,
+  chunk: StoreTypedArray,
+): boolean {
+  const [height, width] = spec.shape;
+  const [cr, cc] = spec.chunks;
+  const rows = Math.min(cr, height - chunkRow * cr);
+  const x0 = col * cc;
+  const cols = Math.min(cc, width - x0);
+  const fill = fillValueOf(spec.dtype);
+  if (rows < cr || cols < cc) chunk.fill(fill);
+  for (let r = 0; r < rows; r++) chunk.set(band.subarray(r * width + x0, r * width + x0 + cols), r * cc);
+  return !isAllFill(chunk, fill);
+}
+
+/** Encodes a chunk and writes it to `file` (the directory must exist); returns the bytes written. */
+export function writeChunkFile(file: string, chunk: StoreTypedArray): number {
+  const encoded = encodeChunk(chunk);
+  Deno.writeFileSync(file, encoded);
+  const n = encoded.length;
+  releaseBuffer(encoded);
+  return n;
+}
+
 /**
  * Splits one chunk row of an array into chunks and writes the non-empty ones under `arrayDir`
  * (`c/{row}/{column}`). `band` holds rows [chunkRow * chunkRows, min(H, (chunkRow + 1) * chunkRows)) of
- * the whole width, row-major. `scratch` is reused as the chunk buffer when it is big enough.
+ * the whole width, row-major. `scratch` is reused as the chunk buffer when it has the chunk's size.
  */
 export function writeChunkRow(
   arrayDir: string,
@@ -140,35 +232,24 @@ export function writeChunkRow(
   band: StoreTypedArray,
   scratch?: StoreTypedArray,
 ): BandWriteResult {
-  const [height, width] = spec.shape;
+  checkBand(arrayDir, spec, chunkRow, band);
   const [cr, cc] = spec.chunks;
-  const y0 = chunkRow * cr;
-  const rows = Math.min(cr, height - y0);
-  if (!(rows > 0) || band.length !== rows * width) {
-    throw new StoreError(
-      `${arrayDir}: band ${chunkRow} has ${band.length} values, expected ${Math.max(rows, 0)} x ${width}`,
-    );
-  }
-  const fill = fillValueOf(spec.dtype);
-  const chunk = scratch && scratch.length === cr * cc ? scratch : allocate(spec.dtype, cr * cc);
+  const fits = scratch !== undefined && scratch.length === cr * cc &&
+    (spec.dtype === "float32" ? scratch instanceof Float32Array : scratch instanceof Uint16Array);
+  const own = !fits;
+  const chunk = own ? allocate(spec.dtype, cr * cc) : scratch!;
   const rowDir = path.join(arrayDir, "c", String(chunkRow));
   let made = false;
   const result: BandWriteResult = { written: 0, bytes: 0 };
-  for (let col = 0, x0 = 0; x0 < width; col++, x0 += cc) {
-    const cols = Math.min(cc, width - x0);
-    if (rows < cr || cols < cc) chunk.fill(fill);
-    for (let r = 0; r < rows; r++) {
-      chunk.set(band.subarray(r * width + x0, r * width + x0 + cols), r * cc);
-    }
-    if (isAllFill(chunk, fill)) continue;
-    const encoded = encodeChunk(chunk);
+  for (let col = 0; col * cc < spec.shape[1]; col++) {
+    if (!chunkOfBand(spec, chunkRow, col, band, chunk)) continue;
     if (!made) {
       Deno.mkdirSync(rowDir, { recursive: true });
       made = true;
     }
-    Deno.writeFileSync(path.join(rowDir, String(col)), encoded);
+    result.bytes += writeChunkFile(path.join(rowDir, String(col)), chunk);
     result.written++;
-    result.bytes += encoded.length;
   }
+  if (own) releaseBuffer(chunk);
   return result;
 }

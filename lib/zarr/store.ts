@@ -23,8 +23,16 @@
 
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { allocate, type BandWriteResult, type StoreTypedArray, writeChunkRow } from "./chunks.ts";
-import type { ChunkRowDone, ChunkRowTask } from "./encode_worker.ts";
+import {
+  allocate,
+  type BandWriteResult,
+  checkBand,
+  chunkOfBand,
+  releaseBuffer,
+  type StoreTypedArray,
+  writeChunkRow,
+} from "./chunks.ts";
+import type { ChunkDone, ChunkTask } from "./encode_worker.ts";
 import { NodeNotFoundError, StoreError } from "./errors.ts";
 import { parseJson, pythonJson } from "./json.ts";
 import { StoreLock, type StoreLockOptions } from "./lock.ts";
@@ -144,7 +152,7 @@ export class ZarrStore {
   /** The store's lock. */
   readonly lock: StoreLock;
   #workers: number;
-  #pool?: WorkerPool<ChunkRowTask, ChunkRowDone>;
+  #pool?: WorkerPool<ChunkTask, ChunkDone>;
 
   private constructor(root: string, opts: StoreOptions) {
     this.root = root;
@@ -280,7 +288,7 @@ export class ZarrStore {
   }
 
   /** The shared chunk encoding pool (started on first use). */
-  encodePool(): WorkerPool<ChunkRowTask, ChunkRowDone> {
+  encodePool(): WorkerPool<ChunkTask, ChunkDone> {
     this.#pool ??= new WorkerPool(new URL("./encode_worker.ts", import.meta.url), this.#workers);
     return this.#pool;
   }
@@ -395,9 +403,11 @@ export function isMarkedComplete(info: Pick<ArrayInfo, "attributes">): boolean {
 }
 
 /**
- * An array being built under a temporary name. Chunk rows are encoded by the store's worker pool
- * ({@link writeChunkRow}), or written by the caller's own workers and counted with {@link addWritten}.
- * At most `maxInFlight` chunk rows are queued at once, which bounds memory.
+ * An array being built under a temporary name. Chunk rows are split into chunks here and the chunks
+ * encoded by the store's worker pool ({@link writeChunkRow}), or encoded on this thread
+ * ({@link writeChunkRowSync}), or written by the caller's own workers and counted with {@link addWritten}.
+ * At most `maxInFlight` chunks wait for or sit in a worker at once, which bounds memory: one band and a
+ * few chunk buffers, whatever the array's size.
  */
 export class ArrayBuild {
   /** Store path of the group. */
@@ -412,11 +422,14 @@ export class ArrayBuild {
   readonly dir: string;
   #store: ZarrStore;
   #inFlight = new Set<Promise<void>>();
-  #free: StoreTypedArray[] = [];
+  #freeChunks: StoreTypedArray[] = [];
+  #scratch?: StoreTypedArray;
+  #bands = new WeakSet<StoreTypedArray>();
+  #freeBands: StoreTypedArray[] = [];
   #written: BandWriteResult = { written: 0, bytes: 0 };
   #failure: Error | null = null;
   #done = false;
-  /** Chunk rows in flight at most. */
+  /** Chunks queued for or being encoded by the workers, at most (twice the workers). */
   readonly maxInFlight: number;
 
   /** @internal use {@link ZarrStore.beginArray} */
@@ -427,7 +440,7 @@ export class ArrayBuild {
     this.tempName = temp;
     this.spec = spec;
     this.dir = store.fsPath(joinNodePath(groupPath, temp));
-    this.maxInFlight = store.workers + 1;
+    this.maxInFlight = 2 * store.workers;
   }
 
   /** Number of chunk rows. */
@@ -441,39 +454,72 @@ export class ArrayBuild {
     return [y0, Math.min(this.spec.shape[0], y0 + this.spec.chunks[0])];
   }
 
-  /** A buffer for chunk row `row` (recycled from finished rows when possible). */
+  /**
+   * A buffer for chunk row `row`. Bands taken here are recycled once written, so filling one band after
+   * another reuses the same memory.
+   */
   takeBand(row: number): StoreTypedArray {
     const [y0, y1] = this.rowsOf(row);
     const n = (y1 - y0) * this.spec.shape[1];
-    const i = this.#free.findIndex((b) => b.length === n);
-    return i >= 0 ? this.#free.splice(i, 1)[0] : allocate(this.spec.dtype, n);
+    const i = this.#freeBands.findIndex((b) => b.length === n);
+    if (i >= 0) return this.#freeBands.splice(i, 1)[0];
+    const band = allocate(this.spec.dtype, n);
+    this.#bands.add(band);
+    return band;
+  }
+
+  #recycle(band: StoreTypedArray): void {
+    if (this.#bands.has(band) && !this.#freeBands.includes(band) && this.#freeBands.length < 2) {
+      this.#freeBands.push(band);
+    }
   }
 
   /**
-   * Queues chunk row `row` for encoding (the band is transferred to a worker: do not use it after).
-   * Resolves once the row is queued, waiting while `maxInFlight` rows are in flight.
+   * Splits chunk row `row` into chunks and queues the ones that are not all fill for the workers. Resolves
+   * once every chunk is queued (waiting while `maxInFlight` are); the band is copied, not kept, so it can
+   * be refilled then (a band from {@link takeBand} goes back to it). A wrong band size rejects at once; an
+   * encoding or write failure fails the {@link commit}.
    */
   async writeChunkRow(row: number, band: StoreTypedArray): Promise<void> {
     this.#check();
-    while (this.#inFlight.size >= this.maxInFlight) await Promise.race(this.#inFlight);
-    this.#check();
-    const task: ChunkRowTask = { arrayDir: this.dir, spec: this.spec, chunkRow: row, band };
-    const job = this.#store.encodePool().run(task, [band.buffer]).then(
-      (done) => {
-        this.addWritten(done);
-        if (this.#free.length < this.maxInFlight) this.#free.push(done.band);
-      },
-      (err) => {
-        this.#failure ??= new StoreError(`${this.dir}: chunk row ${row}: ${(err as Error).message}`);
-      },
-    ).finally(() => this.#inFlight.delete(job));
-    this.#inFlight.add(job);
+    checkBand(this.dir, this.spec, row, band);
+    const [cr, cc] = this.spec.chunks;
+    const rowDir = path.join(this.dir, "c", String(row));
+    let made = false;
+    for (let col = 0; col * cc < this.spec.shape[1]; col++) {
+      while (this.#inFlight.size >= this.maxInFlight) await Promise.race(this.#inFlight);
+      this.#check();
+      const chunk = this.#freeChunks.pop() ?? allocate(this.spec.dtype, cr * cc);
+      if (!chunkOfBand(this.spec, row, col, band, chunk)) {
+        this.#freeChunks.push(chunk);
+        continue;
+      }
+      if (!made) {
+        await fs.mkdir(rowDir, { recursive: true });
+        made = true;
+      }
+      const task: ChunkTask = { file: path.join(rowDir, String(col)), chunk };
+      const job = this.#store.encodePool().run(task, [chunk.buffer]).then(
+        (done) => {
+          this.addWritten({ written: 1, bytes: done.bytes });
+          this.#freeChunks.push(done.chunk);
+        },
+        (err) => {
+          this.#failure ??= new StoreError(`${task.file}: ${(err as Error).message}`);
+        },
+      ).finally(() => this.#inFlight.delete(job));
+      this.#inFlight.add(job);
+    }
+    this.#recycle(band);
   }
 
   /** Encodes and writes chunk row `row` on this thread (no workers). */
   writeChunkRowSync(row: number, band: StoreTypedArray): void {
     this.#check();
-    this.addWritten(writeChunkRow(this.dir, this.spec, row, band));
+    const n = this.spec.chunks[0] * this.spec.chunks[1];
+    this.#scratch ??= allocate(this.spec.dtype, n);
+    this.addWritten(writeChunkRow(this.dir, this.spec, row, band, this.#scratch));
+    this.#recycle(band);
   }
 
   /** Counts chunk files written into {@link dir} by someone else (e.g. a decoding worker). */
@@ -515,6 +561,7 @@ export class ArrayBuild {
         opts.keepComplete ?? false,
       );
       this.#done = true;
+      this.#releaseBuffers();
       return {
         path: joinNodePath(this.groupPath, this.name),
         ...outcome,
@@ -532,7 +579,15 @@ export class ArrayBuild {
     if (this.#done) return;
     this.#done = true;
     await Promise.allSettled(this.#inFlight);
+    this.#releaseBuffers();
     await fs.rm(this.dir, { recursive: true, force: true }).catch(() => {});
+  }
+
+  // The chunk buffers are ours alone: free them now rather than at some later garbage collection.
+  #releaseBuffers(): void {
+    for (const chunk of this.#freeChunks.splice(0)) releaseBuffer(chunk);
+    if (this.#scratch) releaseBuffer(this.#scratch);
+    this.#scratch = undefined;
   }
 
   #check(): void {

@@ -4,35 +4,41 @@
  * callers waiting forever.
  */
 import assert from "node:assert/strict";
-import type { ChunkRowDone, ChunkRowTask } from "../../lib/zarr/encode_worker.ts";
+import * as path from "node:path";
+import zlib from "node:zlib";
+import type { ChunkDone, ChunkTask } from "../../lib/zarr/encode_worker.ts";
 import { WorkerPool } from "../../lib/zarr/pool.ts";
 import type { ArraySpec } from "../../lib/zarr/metadata.ts";
 import { testImage, withStore, withTempDir } from "./_helpers.ts";
 
 const WORKER = new URL("../../lib/zarr/encode_worker.ts", import.meta.url);
 
-function task(dir: string, row: number, spec: ArraySpec, band?: Float32Array<ArrayBuffer>): ChunkRowTask {
-  const n = Math.min(spec.chunks[0], spec.shape[0] - row * spec.chunks[0]) * spec.shape[1];
-  return { arrayDir: dir, spec, chunkRow: row, band: band ?? new Float32Array(n).fill(1) };
+function task(dir: string, k: number, n = 256 * 256): ChunkTask {
+  return { file: path.join(dir, String(k)), chunk: new Float32Array(n).fill(k) };
 }
 
-Deno.test("pool runs every task, gives the band buffers back and rejects only the failing task", async () => {
+Deno.test("pool runs every task, gives the chunk buffers back and rejects only the failing task", async () => {
   await withTempDir(async (dir) => {
-    const pool = new WorkerPool<ChunkRowTask, ChunkRowDone>(WORKER, 2);
+    const pool = new WorkerPool<ChunkTask, ChunkDone>(WORKER, 2);
     try {
-      const spec: ArraySpec = { shape: [400, 300], dtype: "float32", chunks: [100, 100] };
-      const jobs = [0, 1, 2, 3].map((row) => {
-        const t = task(dir, row, spec);
-        return pool.run(t, [t.band.buffer]);
+      const jobs = [0, 1, 2, 3, 4].map((k) => {
+        const t = task(dir, k);
+        return pool.run(t, [t.chunk.buffer]);
       });
-      const bad = pool.run(task(dir, 0, spec, new Float32Array(3))).then(() => null, (err: Error) => err);
+      const bad = pool.run({ file: path.join(dir, "missing", "dir", "x"), chunk: new Float32Array(4) })
+        .then(() => null, (err: Error) => err);
       const done = await Promise.all(jobs);
-      assert.deepEqual(done.map((d) => d.written), [3, 3, 3, 3]);
-      assert.ok(done.every((d) => d.band.length === 100 * 300 && d.band[0] === 1));
-      assert.match(String((await bad)?.message), /band 0 has 3 values/);
+      assert.ok(done.every((d, k) => d.chunk.length === 256 * 256 && d.chunk[0] === k), "buffers come back");
+      for (const [k, d] of done.entries()) {
+        const file = await Deno.readFile(path.join(dir, String(k)));
+        assert.equal(d.bytes, file.length);
+        const raw = new Float32Array(new Uint8Array(zlib.zstdDecompressSync(file)).buffer);
+        assert.ok(raw.length === 256 * 256 && raw.every((v) => v === k));
+      }
+      assert.match(String((await bad)?.message), /No such file or directory|ENOENT|NotFound/i);
       // The pool still works after a failed task.
-      const again = await pool.run(task(dir, 1, spec));
-      assert.equal(again.written, 3);
+      const again = await pool.run(task(dir, 9));
+      assert.equal(again.chunk[0], 9);
     } finally {
       pool.close();
     }
@@ -41,11 +47,10 @@ Deno.test("pool runs every task, gives the band buffers back and rejects only th
 
 Deno.test("closing the pool rejects the running and the queued tasks", async () => {
   await withTempDir(async (dir) => {
-    const pool = new WorkerPool<ChunkRowTask, ChunkRowDone>(WORKER, 1);
-    const spec: ArraySpec = { shape: [2048, 2048], dtype: "float32", chunks: [1024, 1024] };
-    const image = testImage("float32", 1024, 2048, { seed: 1 }) as Float32Array<ArrayBuffer>;
-    const running = pool.run(task(dir, 0, spec, image.slice()));
-    const queued = pool.run(task(dir, 1, spec, image.slice()));
+    const pool = new WorkerPool<ChunkTask, ChunkDone>(WORKER, 1);
+    const image = testImage("float32", 1024, 1024, { seed: 1 }) as Float32Array<ArrayBuffer>;
+    const running = pool.run({ file: path.join(dir, "a"), chunk: image.slice() });
+    const queued = pool.run({ file: path.join(dir, "b"), chunk: image.slice() });
     running.catch(() => {});
     queued.catch(() => {});
     pool.close();
@@ -56,7 +61,7 @@ Deno.test("closing the pool rejects the running and the queued tasks", async () 
     assert.notEqual(outcome, "hang", "tasks were left pending after close");
     if (outcome === "hang") return;
     assert.deepEqual(outcome.map((o) => o.status), ["rejected", "rejected"]);
-    await assert.rejects(() => pool.run(task(dir, 0, spec)), /closed/);
+    await assert.rejects(() => pool.run(task(dir, 0)), /closed/);
   });
 });
 

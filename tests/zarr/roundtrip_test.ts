@@ -199,19 +199,50 @@ Deno.test("readRegion reuses the output buffer it is given and rejects windows o
   });
 });
 
-Deno.test("a band of the wrong length is refused on this thread and fails the commit on the pool path", async () => {
+Deno.test("a band of the wrong length is refused by both write paths and nothing is left", async () => {
   await withStore(async (store) => {
     const spec: ArraySpec = { shape: [200, 150], dtype: "float32", chunks: [64, 64] };
-    const sync = await store.beginArray(GROUP, "r", spec);
+    const build = await store.beginArray(GROUP, "r", spec);
     assert.throws(
-      () => sync.writeChunkRowSync(0, new Float32Array(10)),
+      () => build.writeChunkRowSync(0, new Float32Array(10)),
       /band 0 has 10 values, expected 64 x 150/,
     );
-    await sync.abort();
-    const pooled = await store.beginArray(GROUP, "r", spec);
-    await pooled.writeChunkRow(0, new Float32Array(10));
-    await assert.rejects(() => pooled.commit({ header: "" }), /chunk row 0: .*band 0 has 10 values/);
+    await assert.rejects(
+      () => build.writeChunkRow(3, new Float32Array(64 * 150)),
+      /band 3 has 9600 values, expected 8 x 150/,
+    );
+    await assert.rejects(
+      () => build.writeChunkRow(4, new Float32Array(0)),
+      /band 4 has 0 values, expected 0 x 150/,
+    );
+    await build.abort();
     assert.equal(await store.readNode(`${GROUP}/r`), null);
     assert.deepEqual((await store.listChildren(GROUP)).map((c) => c.name), []);
+  });
+});
+
+Deno.test("bands from takeBand are reused from row to row, and a caller's own band is left alone", async () => {
+  await withStore(async (store) => {
+    const spec: ArraySpec = { shape: [300, 100], dtype: "uint16", chunks: [64, 64] };
+    const image = testImage("uint16", 300, 100, { seed: 4 });
+    const build = await store.beginArray(GROUP, "r_mask", spec);
+    const first = build.takeBand(0);
+    first.set(image.subarray(0, 64 * 100));
+    await build.writeChunkRow(0, first);
+    const second = build.takeBand(1);
+    assert.equal(second, first, "the written band came back");
+    second.set(image.subarray(64 * 100, 128 * 100));
+    build.writeChunkRowSync(1, second);
+    build.takeBand(2); // the recycled band is taken: none is free now
+    // A band the caller owns (a view of its image) is never handed out again.
+    await build.writeChunkRow(2, image.subarray(128 * 100, 192 * 100) as Uint16Array<ArrayBuffer>);
+    const fresh = build.takeBand(3);
+    assert.notEqual(fresh.buffer, image.buffer);
+    fresh.set(image.subarray(192 * 100, 256 * 100));
+    await build.writeChunkRow(3, fresh);
+    await build.writeChunkRow(4, image.subarray(256 * 100) as Uint16Array<ArrayBuffer>);
+    await build.commit({ header: "" });
+    const reader = await openArrayReader(store, `${GROUP}/r_mask`);
+    assertSameBits(await reader.readRegion(0, 300), image);
   });
 });
