@@ -177,6 +177,8 @@ export interface Fixture {
   store: string;
   /** The source of one array. */
   source(skycell: string, band: string, kind: ArrayKind): SourceArray;
+  /** A copy of the store under `name` in {@link dir}, to damage. */
+  copyStore(name: string): Promise<string>;
 }
 
 /** Skycell A of the fixture (complete). */
@@ -206,6 +208,13 @@ export async function standardFixture(): Promise<Fixture> {
       const s = sources.find((x) => x.skycell === skycell && x.band === band && x.kind === kind);
       if (!s) throw new Error(`no fixture source ${skycell} ${band} ${kind}`);
       return s;
+    },
+    async copyStore(name) {
+      const copy = path.join(dir, name);
+      await Deno.mkdir(copy);
+      const cp = await new Deno.Command("cp", { args: ["-r", `${store}/.`, copy] }).output();
+      if (!cp.success) throw new Error(`cp ${store} ${copy} failed`);
+      return copy;
     },
   };
 }

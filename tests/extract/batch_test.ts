@@ -34,13 +34,6 @@ async function checkFile(file: string, src: SourceArray): Promise<void> {
   sameBits(img.readRows(0, img.height, src.kind === "mask" ? "uint16" : "float32"), src.pixels, file);
 }
 
-async function copyStore(name: string): Promise<string> {
-  const copy = path.join(fx.dir, name);
-  await Deno.mkdir(copy);
-  await new Deno.Command("cp", { args: ["-r", `${fx.store}/.`, copy] }).output();
-  return copy;
-}
-
 Deno.test("--skycell --batch writes the 12 arrays into {output-dir}/{skycell}/ with a ✓ line each", async () => {
   const out = path.join(fx.dir, "batch_all");
   const r = await captured(() =>
@@ -65,7 +58,7 @@ Deno.test("--skycell --batch writes the 12 arrays into {output-dir}/{skycell}/ w
 });
 
 Deno.test("one failing array: ✗ for it, ✓ for the other 11, exit 1, nothing left of the failed file", async () => {
-  const store = await copyStore("one_bad.zarr");
+  const store = await fx.copyStore("one_bad.zarr");
   await Deno.writeFile(
     path.join(store, "2556", SKYCELL_A, "i_mask", "c", "1", "2"),
     new Uint8Array(40).fill(7),

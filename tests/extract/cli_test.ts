@@ -295,9 +295,7 @@ Deno.test("an extraction stopped between bands leaves no file and no temp file",
 });
 
 Deno.test("a chunk that fails to decode mid-file: exit 1, no file and no temp file left", async () => {
-  const copy = path.join(fx.dir, "torn.zarr");
-  await Deno.mkdir(copy);
-  await new Deno.Command("cp", { args: ["-r", `${fx.store}/.`, copy] }).output();
+  const copy = await fx.copyStore("torn.zarr");
   const chunk = path.join(copy, "2556", SKYCELL_A, "r_wt", "c", "2", "1");
   const bytes = await Deno.readFile(chunk);
   await Deno.writeFile(chunk, bytes.subarray(0, bytes.length >> 1)); // a torn write

@@ -107,9 +107,7 @@ for (const region of REGIONS) {
 Deno.test("a cutout reads only the chunks it touches", async () => {
   // A copy of the store whose chunk files outside the box are garbage: the cutout still works, the
   // whole array does not.
-  const copy = path.join(fx.dir, "sparse.zarr");
-  await Deno.mkdir(copy);
-  await new Deno.Command("cp", { args: ["-r", `${fx.store}/.`, copy] }).output();
+  const copy = await fx.copyStore("sparse.zarr");
   const arrayDir = path.join(copy, "2556", SKYCELL_A, "r");
   let broken = 0;
   for (let row = 0; row < 3; row++) {
@@ -131,7 +129,8 @@ Deno.test("a cutout reads only the chunks it touches", async () => {
       const src = fx.source(SKYCELL_A, "r", "image");
       sameBits(img.readRows(0, img.height, "float32"), slice2d(src.pixels, src.width, region), "cutout");
       const full = path.join(fx.dir, "sparse", `full_${workers}.fits`);
-      await assert.rejects(extractArray(store, sel, full, { workers }), /c\/0\/0/);
+      // Some broken chunk is named (reads of one chunk row run in parallel: any may fail first).
+      await assert.rejects(extractArray(store, sel, full, { workers }), /\/r\/c\/\d\/\d: /);
     }
     assert.deepEqual(await treeOf(path.join(fx.dir, "sparse")), ["cut_0.fits", "cut_1.fits"]);
   } finally {
