@@ -20,7 +20,7 @@ import * as path from "node:path";
 import zlib from "node:zlib";
 import * as zarr from "zarrita";
 import FileSystemStore from "@zarrita/storage/fs";
-import { allocate, decodeChunk, type StoreTypedArray, zstdDecompress } from "./chunks.ts";
+import { allocate, decodeChunk, releaseBuffer, type StoreTypedArray, zstdDecompress } from "./chunks.ts";
 import { StoreError } from "./errors.ts";
 import { type ArrayInfo, chunkGridShape } from "./metadata.ts";
 import type { ZarrStore } from "./store.ts";
@@ -189,6 +189,8 @@ export class ArrayReader {
           }
         }
       });
+      // Chunks decoded here are ours alone: free them now, not at a later garbage collection.
+      if (this.info.plainZstd) { for (const chunk of chunks) if (chunk) releaseBuffer(chunk); }
     }
   }
 
