@@ -221,11 +221,11 @@ export async function openArrayReader(store: ZarrStore, nodePath: string): Promi
  */
 export async function listChunkFiles(dir: string, info: ArrayInfo): Promise<ChunkFile[]> {
   const grid = chunkGridShape(info);
-  const all: number[][] = [[]];
+  let all: number[][] = [[]];
   for (const n of grid) {
     const next: number[][] = [];
     for (const prefix of all) for (let i = 0; i < n; i++) next.push([...prefix, i]);
-    all.splice(0, all.length, ...next);
+    all = next;
   }
   const found: ChunkFile[] = [];
   const BATCH = 64;
