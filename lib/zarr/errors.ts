@@ -5,7 +5,10 @@
 
 /** A store operation that cannot be done: a bad name, a missing node, unreadable metadata. */
 export class StoreError extends Error {
-  /** @param message one line naming the store path and what is wrong */
+  /**
+   * Makes the error.
+   * @param message one line naming the store path and what is wrong
+   */
   constructor(message: string) {
     super(message);
     this.name = "StoreError";
@@ -14,7 +17,10 @@ export class StoreError extends Error {
 
 /** A node name (group, array, skycell) that could escape the store or is not a plain name. */
 export class NodeNameError extends StoreError {
-  /** @param message one line naming the rejected value */
+  /**
+   * Makes the error.
+   * @param message one line naming the rejected value
+   */
   constructor(message: string) {
     super(message);
     this.name = "NodeNameError";
@@ -23,7 +29,10 @@ export class NodeNameError extends StoreError {
 
 /** A node that was asked for and is not in the store. */
 export class NodeNotFoundError extends StoreError {
-  /** @param message one line naming the missing node */
+  /**
+   * Makes the error.
+   * @param message one line naming the missing node
+   */
   constructor(message: string) {
     super(message);
     this.name = "NodeNotFoundError";

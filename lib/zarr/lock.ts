@@ -49,7 +49,11 @@ export class StoreLock {
   readonly path: string;
   #opts: StoreLockOptions;
 
-  /** @param storePath the store directory; @param opts timeout and wait callback */
+  /**
+   * The lock of the store at `storePath` (nothing is opened until {@link run}).
+   * @param storePath the store directory
+   * @param opts timeout, wait callback and poll interval
+   */
   constructor(storePath: string, opts: StoreLockOptions = {}) {
     this.path = lockPathOf(storePath);
     this.#opts = opts;

@@ -34,7 +34,11 @@ export class WorkerPool<T, R> {
   #nextId = 1;
   #closed = false;
 
-  /** @param url the worker module; @param size workers (default: the number of cores) */
+  /**
+   * A pool of `size` workers running the module at `url` (started when tasks arrive).
+   * @param url the worker module
+   * @param size workers (default: the number of cores)
+   */
   constructor(url: URL, size: number = navigator.hardwareConcurrency || 1) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`worker count must be >= 1: ${size}`);
     this.size = size;
