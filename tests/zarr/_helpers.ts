@@ -192,7 +192,10 @@ export class LineReader {
   #buffered = "";
   #pending: string[] = [];
 
-  /** @param stream the child's stdout */
+  /**
+   * Reads lines from `stream`.
+   * @param stream the child's stdout
+   */
   constructor(stream: ReadableStream<Uint8Array>) {
     this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   }
