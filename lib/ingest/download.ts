@@ -27,7 +27,7 @@ import { MappingCsvError } from "../ps1/mapping.ts";
 import { archiveBaseUrl, archiveUrl, type FileKind, localPath } from "../ps1/urls.ts";
 import { defaultChunks } from "../zarr/metadata.ts";
 import { dtypeOf } from "../zarr/layout.ts";
-import { hostToken } from "../zarr/names.ts";
+import { hostToken, parseTempName } from "../zarr/names.ts";
 import { isOwnerGone, registerOwner } from "../zarr/owner.ts";
 import { WorkerPool } from "../zarr/pool.ts";
 import { type ArrayBuild, ZarrStore } from "../zarr/store.ts";
@@ -182,7 +182,8 @@ export interface DownloadStats {
   requests: number;
   /** Retries (HTTP and re-downloads of bodies that failed checks). */
   retries: number;
-  /** Peak resident memory of the process, bytes (Linux; 0 when unknown). */
+  /** Peak resident memory of the process during the run (all threads), bytes: sampled every 250 ms, or the
+   * kernel's exact peak when readable. */
   peakRssBytes: number;
   /** Decoded MB per second of wall time. */
   decodedMBps: number;
@@ -268,13 +269,28 @@ function resolveOptions(o: DownloadOptions): Resolved {
   };
 }
 
-function peakRss(): number {
+/** The kernel's peak RSS of this process (VmHWM; readable only with all permissions), else 0. */
+function kernelPeakRss(): number {
   try {
     const status = Deno.readTextFileSync("/proc/self/status");
     const m = /VmHWM:\s+(\d+) kB/.exec(status);
     return m ? Number(m[1]) * 1024 : 0;
   } catch {
     return 0;
+  }
+}
+
+/** Samples the process RSS (all threads) a few times a second; `peak` is the most seen. */
+class RssSampler {
+  peak = Deno.memoryUsage().rss;
+  #timer = setInterval(() => this.sample(), 250);
+  sample(): void {
+    this.peak = Math.max(this.peak, Deno.memoryUsage().rss);
+  }
+  stop(): number {
+    clearInterval(this.#timer);
+    this.sample();
+    return Math.max(this.peak, kernelPeakRss());
   }
 }
 
@@ -351,6 +367,8 @@ class DownloadRun {
   #anySuccess = false;
   #breakerMessage = "";
   #skycells: string[] = [];
+  #rss?: RssSampler;
+  #peakRss = 0;
 
   constructor(o: DownloadOptions) {
     this.#o = o;
@@ -487,6 +505,7 @@ class DownloadRun {
     const cfg = this.#cfg!;
     const signal = this.#o.signal ? AbortSignal.any([this.#o.signal, this.#stop.signal]) : this.#stop.signal;
     this.#client = this.#makeClient(signal);
+    this.#rss = new RssSampler();
     this.#pool = new WorkerPool(new URL("./ingest_worker.ts", import.meta.url), cfg.decodeWorkers);
     this.#spool = await this.#makeSpool();
     // Arrays in flight (downloading, spooled or decoding): bounds the spool and the decoder queue.
@@ -497,12 +516,17 @@ class DownloadRun {
       await Promise.all(Array.from({ length: Math.min(cfg.numWorkers, this.#skycells.length) }, async () => {
         while (next < this.#skycells.length && !signal.aborted) {
           const skycell = this.#skycells[next++];
-          const plan = await planSkycell(this.#store!, skycell, cfg.bands, this.#o.overwrite ?? false);
+          let plan = await planSkycell(this.#store!, skycell, cfg.bands, this.#o.overwrite ?? false);
+          if (plan.orphans.length > 0) {
+            await this.#recoverOrphans(plan.orphans);
+            plan = await planSkycell(this.#store!, skycell, cfg.bands, this.#o.overwrite ?? false);
+          }
           planned.set(skycell, plan);
           await this.#runSkycell(plan, arraySlots, signal);
         }
       }));
     } finally {
+      this.#peakRss = this.#rss.stop();
       this.#pool.close();
       this.#client.close();
       await fs.rm(this.#spool, { recursive: true, force: true }).catch(() => {});
@@ -538,14 +562,25 @@ class DownloadRun {
     return this.#result("completed", `completed: ${done}${missing}`, cfg.storePath, produced);
   }
 
+  /**
+   * Finishes the work of processes that died in this store: new arrays whose build completed are
+   * installed, old arrays moved aside by an interrupted replace are restored, the rest is removed. New
+   * builds go first, so a finished replacement wins over the array it replaced.
+   */
+  async #recoverOrphans(orphans: string[]): Promise<void> {
+    const order = (p: string) => (parseTempName(p.split("/").pop()!)?.purpose === "new" ? 0 : 1);
+    for (const orphan of [...orphans].sort((a, b) => order(a) - order(b))) {
+      try {
+        const outcome = await this.#store!.recoverTemp(orphan);
+        this.#log.info(`${orphan} (left by a process that no longer runs): ${outcome}`);
+      } catch (err) {
+        this.#log.warn(`${orphan}: ${(err as Error).message}`);
+      }
+    }
+  }
+
   async #runSkycell(plan: SkycellPlan, slots: Slots, signal: AbortSignal): Promise<void> {
     const t0 = performance.now();
-    for (const orphan of plan.orphans) {
-      await this.#store!.deleteTemp(orphan).catch((err) =>
-        this.#log.warn(`${orphan}: ${(err as Error).message}`)
-      );
-      this.#log.info(`removed ${orphan} (left by a process that no longer runs)`);
-    }
     this.#progress.arraysToFetch += plan.fetch.length;
     for (const job of plan.complete) {
       this.#artifact(job, "skipped");
@@ -778,7 +813,7 @@ class DownloadRun {
         arraysSkipped: this.#stats.arraysSkipped,
         requests: client?.requests ?? 0,
         retries: (client?.retries ?? 0) + this.#stats.redownloads,
-        peakRssBytes: peakRss(),
+        peakRssBytes: this.#peakRss || Deno.memoryUsage().rss,
         decodedMBps: elapsed > 0 ? this.#stats.bytesDecoded / 1e6 / elapsed : 0,
       },
     };

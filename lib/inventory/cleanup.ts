@@ -29,7 +29,7 @@
 
 import * as path from "node:path";
 import { ARRAY_KINDS, arrayName, parseArrayName } from "../zarr/layout.ts";
-import { hostToken, isTempName, tempOwner } from "../zarr/names.ts";
+import { hostToken, isTempName, parseTempName, tempOwner } from "../zarr/names.ts";
 import { isOwnerGone, ownersDir } from "../zarr/owner.ts";
 import { type ChildNode, ZarrStore } from "../zarr/store.ts";
 
@@ -119,7 +119,7 @@ interface Planned {
   /** Re-check against the store as it is now. */
   recheck: () => Promise<Verdict>;
   /** Remove through the store module. */
-  remove: () => Promise<boolean>;
+  remove: () => Promise<boolean | string>;
 }
 
 function exists(dir: string): boolean {
@@ -265,7 +265,9 @@ function plan(
     keptUpfront.push({ category, kind, path: p, bytes: 0, files: 0, action: "kept", reason });
   const categories = new Set(opts.categories);
   if (categories.has("temp")) {
-    for (const t of inv.temps) {
+    // New builds before old arrays moved aside, so a finished replacement wins over what it replaced.
+    const rank = (name: string) => (parseTempName(name)?.purpose === "new" ? 0 : 1);
+    for (const t of [...inv.temps].sort((a, b) => rank(a.name) - rank(b.name))) {
       planned.push({
         category: "temp",
         kind: "temp",
@@ -278,7 +280,13 @@ function plan(
           const m = measureTree(dir);
           return await tempVerdict(store.root, t.name, m.lastChangeMs, opts.tempMinAgeSeconds, opts.now());
         },
-        remove: () => store.deleteTemp(t.path),
+        // A temp array of this toolkit may be the only copy (a replace cut between its renames):
+        // recoverTemp installs a complete one or restores an old one whose final name is free.
+        remove: async () => {
+          if (!parseTempName(t.name)) return await store.deleteTemp(t.path);
+          const outcome = await store.recoverTemp(t.path);
+          return outcome === "removed" ? true : `${outcome} under its final name`;
+        },
       });
     }
   }
@@ -375,7 +383,8 @@ export async function cleanup(inv: Inventory, opts: CleanupOptions): Promise<Cle
         if (dryRun) return { ...base, ...sizeOf(m), action: "would_remove", reason: verdict.reason };
         const removed = await p.remove();
         if (!removed) return { ...base, action: "kept", reason: "gone before it could be removed" };
-        return { ...base, ...sizeOf(m), action: "removed", reason: verdict.reason };
+        const how = typeof removed === "string" ? `; ${removed}` : "";
+        return { ...base, ...sizeOf(m), action: "removed", reason: verdict.reason + how };
       };
       try {
         // The re-check and the removal happen under one hold of the lock, so nothing can change between.

@@ -70,16 +70,28 @@ export function hostToken(): string {
 }
 
 /**
- * A fresh temporary name for an array being built as `name`: `{name}_temp_[old_]{host}-{pid}-{random}`.
+ * A fresh temporary name for a node named `name`: `{name}_temp_[old_|del_]{host}-{pid}-{random}`, where
+ * `old_` marks a complete array moved aside while a new one replaces it, and `del_` a node being deleted.
  * The host and process id let a later run tell an orphan (its process is gone) from a build in progress.
  */
-export function tempName(name: string, purpose: "new" | "old" = "new"): string {
+export function tempName(name: string, purpose: TempPurpose = "new"): string {
   const id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
-  return `${name}${TEMP_MARKER}${purpose === "old" ? "old_" : ""}${hostToken()}-${Deno.pid}-${id}`;
+  const tag = purpose === "new" ? "" : `${purpose}_`;
+  return `${name}${TEMP_MARKER}${tag}${hostToken()}-${Deno.pid}-${id}`;
+}
+
+/** Why a temp node exists: a new build, an old array moved aside by a replace, or a node being deleted. */
+export type TempPurpose = "new" | "old" | "del";
+
+/** The final name and purpose of a temp name made by {@link tempName}, or null for other temp names. */
+export function parseTempName(name: string): { final: string; purpose: TempPurpose } | null {
+  const m = /^(.+?)_temp_(old_|del_)?[A-Za-z0-9]+-\d+-[0-9a-f]+$/.exec(name);
+  if (!m) return null;
+  return { final: m[1], purpose: m[2] === "old_" ? "old" : m[2] === "del_" ? "del" : "new" };
 }
 
 /** The host and process id recorded in a temp name, or null for temp names without them (other tools). */
 export function tempOwner(name: string): { host: string; pid: number } | null {
-  const m = /_temp_(?:old_)?([A-Za-z0-9]+)-(\d+)-[0-9a-f]+$/.exec(name);
+  const m = /_temp_(?:old_|del_)?([A-Za-z0-9]+)-(\d+)-[0-9a-f]+$/.exec(name);
   return m ? { host: m[1], pid: Number(m[2]) } : null;
 }

@@ -46,7 +46,7 @@ import {
   parseV2,
   parseV3,
 } from "./metadata.ts";
-import { checkNodeName, checkNodePath, isTempName, joinNodePath, tempName } from "./names.ts";
+import { checkNodeName, checkNodePath, isTempName, joinNodePath, parseTempName, tempName } from "./names.ts";
 import { registerOwner } from "./owner.ts";
 import { WorkerPool } from "./pool.ts";
 import { TOOLKIT, VERSION } from "../version.ts";
@@ -299,7 +299,7 @@ export class ZarrStore {
   }
 
   /**
-   * Removes a node (array or group, with everything under it). It is first renamed to a `_temp_old_`
+   * Removes a node (array or group, with everything under it). It is first renamed to a `_temp_del_`
    * name under the lock, so an interrupted removal leaves a temp node, never a half-deleted array.
    * Returns false when it did not exist.
    */
@@ -308,7 +308,7 @@ export class ZarrStore {
     if (parts.length === 0) throw new StoreError(`${this.root}: refusing to delete the store root`);
     const dir = this.fsPath(nodePath);
     await registerOwner(this.root);
-    const trash = path.join(path.dirname(dir), tempName(parts[parts.length - 1], "old"));
+    const trash = path.join(path.dirname(dir), tempName(parts[parts.length - 1], "del"));
     const moved = await this.lock.run(async () => {
       if (!(await exists(dir))) return false;
       await fs.rename(dir, trash);
@@ -354,6 +354,35 @@ export class ZarrStore {
   close(): void {
     this.#pool?.close();
     this.#pool = undefined;
+  }
+
+  /**
+   * Finishes what a process that died left behind in temp node `tempPath` (call it only for orphans, see
+   * owner.ts), under the lock. When nothing is under the final name: a complete new array (completion
+   * marker written) is renamed into place, the process died between its two renames; an old array moved
+   * aside by a replace goes back. Anything else (a build cut short, a node being deleted, a temp whose final
+   * name is taken) is removed.
+   */
+  async recoverTemp(tempPath: string): Promise<"installed" | "restored" | "removed"> {
+    const parts = checkNodePath(tempPath);
+    const parsed = parseTempName(parts[parts.length - 1] ?? "");
+    if (!parsed) throw new StoreError(`${tempPath}: not a temp node made by this toolkit`);
+    const dir = this.fsPath(tempPath);
+    const finalDir = path.join(path.dirname(dir), parsed.final);
+    const outcome = await this.lock.run(async () => {
+      if (!(await exists(dir))) return "removed" as const;
+      if (parsed.purpose !== "del" && checkNodeName(parsed.final) && !(await exists(finalDir))) {
+        const info = await this.readNode(joinNodePath(...parts)).catch(() => null);
+        const whole = info?.kind === "array" && (parsed.purpose === "old" || isMarkedComplete(info));
+        if (whole) {
+          await fs.rename(dir, finalDir);
+          return parsed.purpose === "old" ? "restored" as const : "installed" as const;
+        }
+      }
+      return "removed" as const;
+    });
+    if (outcome === "removed") await fs.rm(dir, { recursive: true, force: true });
+    return outcome;
   }
 
   /** @internal Renames a finished temp array into place under the lock (see {@link ArrayBuild.commit}). */
