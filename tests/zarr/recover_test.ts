@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { hostToken, parseTempName, tempOwner } from "../../lib/zarr/names.ts";
 import { isOrphanTemp, ownersDir } from "../../lib/zarr/owner.ts";
 import { openArrayReader } from "../../lib/zarr/read.ts";
-import { isMarkedComplete, type ZarrStore } from "../../lib/zarr/store.ts";
+import { isMarkedComplete, ZarrStore } from "../../lib/zarr/store.ts";
 import { assertSameBits, testImage, withStore, writeImage } from "./_helpers.ts";
 
 const SPEC = {
@@ -93,4 +93,17 @@ Deno.test("recoverTemp never brings back a node that was being deleted", async (
     assert.equal(await exists(path.join(groupDir, trash)), false);
     await assert.rejects(store.recoverTemp(`${GROUP}/r`), /not a temp node/);
   });
+});
+
+Deno.test("creating a store refuses a directory that holds other data", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "zarr_test_" });
+  try {
+    const root = path.join(dir, "s.zarr");
+    await Deno.mkdir(root);
+    await Deno.writeTextFile(path.join(root, "notes.txt"), "mine");
+    await assert.rejects(ZarrStore.open(root, { create: true }), /not empty and is not a Zarr store/);
+    assert.equal(await exists(path.join(root, "zarr.json")), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
