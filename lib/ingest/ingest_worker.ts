@@ -46,8 +46,10 @@ export interface IngestDone {
   ms: number;
 }
 
-let band: StoreTypedArray | undefined;
-let scratch: StoreTypedArray | undefined;
+// Grow-only memory kept across tasks and viewed as float32 or uint16 as the array needs: new large
+// buffers per file (or per switch between images and masks) leave garbage the allocator holds on to.
+let bandMemory = new ArrayBuffer(0);
+let chunkMemory = new ArrayBuffer(0);
 let fileBuffer: Uint8Array<ArrayBuffer> = new Uint8Array(0);
 
 /**
@@ -72,11 +74,11 @@ function readWhole(file: string): Uint8Array<ArrayBuffer> {
   }
 }
 
-function buffer(current: StoreTypedArray | undefined, dtype: string, n: number): StoreTypedArray {
-  const ok = current && current.length >= n &&
-    (dtype === "float32" ? current instanceof Float32Array : current instanceof Uint16Array);
-  if (ok) return current!;
-  return dtype === "float32" ? new Float32Array(n) : new Uint16Array(n);
+/** A `dtype` view of `n` elements over `memory`, growing it (to the returned buffer) when too small. */
+function view(memory: ArrayBuffer, dtype: string, n: number): [StoreTypedArray, ArrayBuffer] {
+  const bytes = n * (dtype === "float32" ? 4 : 2);
+  const buf = memory.byteLength >= bytes ? memory : new ArrayBuffer(bytes);
+  return [dtype === "float32" ? new Float32Array(buf, 0, n) : new Uint16Array(buf, 0, n), buf];
 }
 
 /** SHA-256 of the bytes, fed in slices (WebCrypto would copy the whole file first). */
@@ -102,11 +104,9 @@ function ingest(task: IngestTask): IngestDone {
   }
   const type = task.spec.dtype;
   const rowsPerBand = task.spec.chunks[0];
-  band = buffer(band, type, rowsPerBand * width);
-  scratch = buffer(scratch, type, task.spec.chunks[0] * task.spec.chunks[1]);
-  if (scratch.length !== task.spec.chunks[0] * task.spec.chunks[1]) {
-    scratch = scratch.subarray(0, task.spec.chunks[0] * task.spec.chunks[1]) as StoreTypedArray;
-  }
+  let band: StoreTypedArray, scratch: StoreTypedArray;
+  [band, bandMemory] = view(bandMemory, type, rowsPerBand * width);
+  [scratch, chunkMemory] = view(chunkMemory, type, task.spec.chunks[0] * task.spec.chunks[1]);
   let written = 0;
   let stored = 0;
   for (let row = 0, y0 = 0; y0 < height; row++, y0 += rowsPerBand) {
