@@ -17,6 +17,7 @@ import { BandPool, extractArray } from "../lib/extract/mod.ts";
 import { defaultChunks } from "../lib/zarr/metadata.ts";
 import { skycellGroupPath } from "../lib/zarr/layout.ts";
 import { ZarrStore } from "../lib/zarr/store.ts";
+import { rawCopy } from "./_io.ts";
 
 const SIZE = 6300;
 const SKYCELL = "skycell.2556.044";
@@ -25,24 +26,6 @@ async function time<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: 
   const t0 = performance.now();
   const value = await fn();
   return { seconds: (performance.now() - t0) / 1000, value };
-}
-
-/** Copies a file with plain reads and writes of 8 MB (cp-like raw file I/O). */
-async function rawCopy(src: string, dst: string): Promise<void> {
-  const input = await Deno.open(src, { read: true });
-  const output = await Deno.open(dst, { write: true, create: true, truncate: true });
-  const buf = new Uint8Array(8 << 20);
-  try {
-    for (;;) {
-      const n = await input.read(buf);
-      if (n === null) break;
-      let off = 0;
-      while (off < n) off += await output.write(buf.subarray(off, n));
-    }
-  } finally {
-    input.close();
-    output.close();
-  }
 }
 
 /** Time to zstd-decode every chunk file of the array on one thread: the floor under any extraction. */

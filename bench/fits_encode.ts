@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { FitsStreamWriter } from "../lib/fits/write.ts";
 import { CompressedFitsWriter, compressImage } from "../lib/fits/compress.ts";
 import { formatCard } from "../lib/fits/card.ts";
+import { rawCopy } from "./_io.ts";
 
 const SIZE = 6300;
 const BAND_ROWS = 1024;
@@ -46,24 +47,6 @@ async function time(fn: () => Promise<void> | void): Promise<number> {
   const t0 = performance.now();
   await fn();
   return (performance.now() - t0) / 1000;
-}
-
-/** Copies a file with plain reads and writes of 8 MB (cp-like raw file I/O). */
-async function rawCopy(src: string, dst: string): Promise<void> {
-  const input = await Deno.open(src, { read: true });
-  const output = await Deno.open(dst, { write: true, create: true, truncate: true });
-  const buf = new Uint8Array(8 << 20);
-  try {
-    for (;;) {
-      const n = await input.read(buf);
-      if (n === null) break;
-      let off = 0;
-      while (off < n) off += await output.write(buf.subarray(off, n));
-    }
-  } finally {
-    input.close();
-    output.close();
-  }
 }
 
 function mb(bytes: number): number {

@@ -21,16 +21,30 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."
 const benchDir = path.join(repoRoot, ".cache", "bench");
 const BANDS = ["r", "i", "z", "y"];
 
-async function timed(cmd: string, args: string[], stdout: "null" | "piped" = "null"): Promise<{ s: number; out: string }> {
+async function timed(
+  cmd: string,
+  args: string[],
+  stdout: "null" | "piped" = "null",
+): Promise<{ s: number; out: string }> {
   const t = performance.now();
   const r = await new Deno.Command(cmd, { args, stdout, stderr: "piped" }).output();
   if (!r.success) throw new Error(`${cmd} failed: ${new TextDecoder().decode(r.stderr).slice(0, 400)}`);
-  return { s: (performance.now() - t) / 1000, out: stdout === "piped" ? new TextDecoder().decode(r.stdout) : "" };
+  return {
+    s: (performance.now() - t) / 1000,
+    out: stdout === "piped" ? new TextDecoder().decode(r.stdout) : "",
+  };
 }
 
 async function startServer(root: string): Promise<{ url: string; child: Deno.ChildProcess }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-net=127.0.0.1", path.join(repoRoot, "lib/archive/serve.ts"), "--root", root],
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-net=127.0.0.1",
+      path.join(repoRoot, "lib/archive/serve.ts"),
+      "--root",
+      root,
+    ],
     stdout: "piped",
     stderr: "null",
   }).spawn();
@@ -78,7 +92,10 @@ async function ingest(url: string, skycells: string[], out: string): Promise<Run
 }
 
 /** Baseline CPU seconds: funpack decode of each file plus zstd -3 (one thread) of its decoded pixels. */
-async function baseline(archiveDir: string, skycells: string[]): Promise<{ funpack: number; zstd: number; mb: number }> {
+async function baseline(
+  archiveDir: string,
+  skycells: string[],
+): Promise<{ funpack: number; zstd: number; mb: number }> {
   const raw = path.join(benchDir, "raw.bin");
   let funpack = 0;
   let zstd = 0;
@@ -107,7 +124,9 @@ export async function bench(): Promise<void> {
   const demo = await writeDemoArchive(dataDir, { reuse: true, archiveDir: path.join(benchDir, "archive") });
   const { url, child } = await startServer(demo.archiveDir);
   try {
-    console.log(`download job, full-size skycells (6300 x 6284, ${BANDS.length} bands x 3 files), default settings`);
+    console.log(
+      `download job, full-size skycells (6300 x 6284, ${BANDS.length} bands x 3 files), default settings`,
+    );
     const rows: [number, RunStats][] = [];
     for (const n of [2, 4]) {
       const stats = await ingest(url, demo.skycells.slice(0, n), path.join(benchDir, `zarr_${n}`));
@@ -124,15 +143,19 @@ export async function bench(): Promise<void> {
     const base = await baseline(demo.archiveDir, demo.skycells.slice(0, 2));
     const cpu = base.funpack + base.zstd;
     console.log(
-      `  baseline (2 skycells, one core): funpack ${base.funpack.toFixed(1)} s + zstd -3 ${base.zstd.toFixed(1)} s = ${
-        (base.mb / cpu).toFixed(0)
-      } MB per CPU-second`,
+      `  baseline (2 skycells, one core): funpack ${base.funpack.toFixed(1)} s + zstd -3 ${
+        base.zstd.toFixed(1)
+      } s = ${(base.mb / cpu).toFixed(0)} MB per CPU-second`,
     );
     const [, two] = rows[0];
     console.log(
-      `  ratio: ours ${((two.bytesDecoded / 1e6 / two.cpuSeconds) / (base.mb / cpu)).toFixed(2)}x the baseline's MB per CPU-second`,
+      `  ratio: ours ${
+        ((two.bytesDecoded / 1e6 / two.cpuSeconds) / (base.mb / cpu)).toFixed(2)
+      }x the baseline's MB per CPU-second`,
     );
-    for (const d of [2, 4]) await Deno.remove(path.join(benchDir, `zarr_${d}`), { recursive: true }).catch(() => {});
+    for (const d of [2, 4]) {
+      await Deno.remove(path.join(benchDir, `zarr_${d}`), { recursive: true }).catch(() => {});
+    }
   } finally {
     child.kill("SIGTERM");
     await child.status;

@@ -30,18 +30,6 @@ const RUNS = 3;
 const GROUP = "2556/skycell.2556.080";
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-/** A seeded PRNG (mulberry32) giving floats in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Fills rows [y0, y0 + rows) of the sky image into `out` (row-major, full width). */
 function skyRows(out: Float32Array, y0: number, rows: number, next: () => number): void {
   for (let i = 0; i < rows * SIZE; i += 2) {
@@ -129,6 +117,7 @@ for i in range(runs):
 print(json.dumps({"version": zarr.__version__, "writes": writes, "reads": reads, "codec": codec_times,
                   "numcodecs": numcodecs.__version__}))
 `;
+import { seededRandom as rng } from "../lib/archive/faults.ts";
 
 /** The child of the memory measurement: writes one array from bands made on the fly, prints VmHWM. */
 async function childWrite(root: string): Promise<void> {

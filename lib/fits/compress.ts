@@ -35,7 +35,7 @@ import {
 import { bigEndianBytes, GZIP_TILE_LEVEL, gzipTile } from "./encode/gzip.ts";
 import { RICE_BLOCKSIZE, RiceEncoder } from "./encode/rice.ts";
 import { NULL_VALUE, type QuantizeMethod, Quantizer } from "./encode/quantize.ts";
-import { dataPadding } from "./write.ts";
+import { dataPadding, writeAll } from "./write.ts";
 
 /** Options of {@link compressImage}. */
 export interface CompressOptions {
@@ -631,9 +631,4 @@ export class CompressedFitsWriter {
     this.#closed = true;
     this.#file.close();
   }
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await file.write(bytes.subarray(off));
 }

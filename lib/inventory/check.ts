@@ -45,6 +45,7 @@ import type {
   TempRecord,
   UnexpectedRecord,
 } from "./records.ts";
+import { blankArrayRecord } from "./records.ts";
 import { checkZstdFrames } from "./zstd_frame.ts";
 
 /** A chunk grid above this many chunks is not scanned (no skycell comes near; a shape gone wrong does). */
@@ -207,7 +208,7 @@ export async function checkArray(
   ctx: ArrayContext,
 ): Promise<ArrayRecord> {
   const dir = store.fsPath(child.path);
-  const record: ArrayRecord = {
+  const record = blankArrayRecord({
     skycell: ctx.skycell,
     projection: ctx.projection,
     layout: ctx.layout,
@@ -215,27 +216,7 @@ export async function checkArray(
     path: child.path,
     band: ctx.band,
     kind: ctx.kind,
-    role: "expected",
-    status: "healthy",
-    exists: true,
-    format: null,
-    dtype: null,
-    shape: null,
-    chunkShape: null,
-    codecs: [],
-    header: null,
-    chunksExpected: null,
-    chunksPresent: null,
-    marker: null,
-    bytesOnDisk: 0,
-    decodedBytes: 0,
-    deep: false,
-    chunksDecoded: null,
-    chunksAllFill: null,
-    problems: [],
-    notes: [],
-    removable: true,
-  };
+  }, true);
   const problem = (code: ProblemCode, message: string) => record.problems.push({ code, message });
   const finish = () => {
     record.status = record.problems.length > 0 ? "corrupt" : "healthy";

@@ -28,6 +28,7 @@ import type {
   TempRecord,
   UnexpectedRecord,
 } from "./records.ts";
+import { blankArrayRecord } from "./records.ts";
 import { type FoundGroup, scanGroups, walkStore } from "./scan.ts";
 
 /** Bad inventory options (an unknown band, an incomplete sector/camera/CCD). */
@@ -96,7 +97,7 @@ function missingRecord(
   band: string,
   kind: ArrayRecord["kind"],
 ): ArrayRecord {
-  return {
+  return blankArrayRecord({
     skycell: group.name,
     projection: group.projection,
     layout: group.layout,
@@ -104,27 +105,7 @@ function missingRecord(
     path: `${group.path}/${name}`,
     band,
     kind,
-    role: "expected",
-    status: "missing",
-    exists: false,
-    format: null,
-    dtype: null,
-    shape: null,
-    chunkShape: null,
-    codecs: [],
-    header: null,
-    chunksExpected: null,
-    chunksPresent: null,
-    marker: null,
-    bytesOnDisk: 0,
-    decodedBytes: 0,
-    deep: false,
-    chunksDecoded: null,
-    chunksAllFill: null,
-    problems: [],
-    notes: [],
-    removable: false,
-  };
+  }, false);
 }
 
 /** Decides a skycell group's state from its checks (the rules are in `records.ts`). */

@@ -343,3 +343,48 @@ export interface Inventory {
   /** The comparison with a CCD's skycell list, when asked for. */
   expected?: ExpectedReport;
 }
+
+/** Where an array record belongs: its skycell group and name, band and kind. */
+export interface ArrayPlace {
+  /** Skycell name. */
+  skycell: string;
+  /** Projection cell. */
+  projection: string;
+  /** Layout of the group. */
+  layout: Layout;
+  /** Array name. */
+  name: string;
+  /** Store path. */
+  path: string;
+  /** Band. */
+  band: string;
+  /** Image, mask or weight. */
+  kind: ArrayRecord["kind"];
+}
+
+/** An array record with nothing measured yet: present and healthy until a check says otherwise, or missing. */
+export function blankArrayRecord(place: ArrayPlace, exists: boolean): ArrayRecord {
+  return {
+    ...place,
+    role: "expected",
+    status: exists ? "healthy" : "missing",
+    exists,
+    format: null,
+    dtype: null,
+    shape: null,
+    chunkShape: null,
+    codecs: [],
+    header: null,
+    chunksExpected: null,
+    chunksPresent: null,
+    marker: null,
+    bytesOnDisk: 0,
+    decodedBytes: 0,
+    deep: false,
+    chunksDecoded: null,
+    chunksAllFill: null,
+    problems: [],
+    notes: [],
+    removable: exists,
+  };
+}

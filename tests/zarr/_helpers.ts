@@ -9,21 +9,13 @@ import { fileURLToPath } from "node:url";
 import type { StoreTypedArray } from "../../lib/zarr/chunks.ts";
 import type { ArraySpec, StoreDtype } from "../../lib/zarr/metadata.ts";
 import { type CommitResult, type Provenance, ZarrStore } from "../../lib/zarr/store.ts";
+import { seededRandom } from "../../lib/archive/faults.ts";
 
 /** Absolute path of the repository root. */
 export const REPO_ROOT: string = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** A seeded PRNG (mulberry32) giving floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng: (seed: number) => () => number = seededRandom;
 
 /** Options of {@link testImage}. */
 export interface ImageOptions {
