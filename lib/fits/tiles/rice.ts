@@ -92,73 +92,105 @@ export function riceDecode(
   }
 }
 
+// The BYTEPIX 2 decoder reads two bytes at a time; a copy of the stream with zero padding lets it read
+// past the end without a bounds test per read (the stream itself reads as zeros there, as in cfitsio).
+let padded = new Uint8Array(0);
+
+function paddedStream(c: Uint8Array): Uint8Array {
+  if (padded.length < c.length + 8) padded = new Uint8Array(2 * c.length + 8);
+  padded.set(c);
+  padded.fill(0, c.length, c.length + 8);
+  return padded;
+}
+
 /**
- * {@link riceDecode} for BYTEPIX 2, the PS1 stack case, with the code sizes as constants (FS code 4 bits,
- * raw-block code 14, 16-bit values): about a fifth faster than the general loop in V8.
+ * {@link riceDecode} for BYTEPIX 2, the PS1 stack case: the code sizes are constants (FS code 4 bits,
+ * raw-block code 14, 16-bit values) and the bit window is refilled 16 bits at a time, so it always holds
+ * 17 to 32 bits and a value rarely needs a second refill. About 1.4x the general loop in V8.
  */
 function riceDecodeShort(
-  c: Uint8Array,
+  stream: Uint8Array,
   n: number,
   blocksize: number,
   out: Int16Array | Uint8Array,
   where: string,
 ): void {
-  const cend = c.length;
+  const cend = stream.length;
+  const c = paddedStream(stream);
   let lastpix = (c[0] << 8) | c[1];
   let p = 2;
-  let b = c[p++];
-  let nbits = 8;
+  let acc = 0; // unread bits, right-aligned
+  let nb = 0; // how many
   for (let i = 0; i < n;) {
-    nbits -= 4;
-    if (nbits < 0) {
-      b = (b << 8) | (c[p++] | 0);
-      nbits += 8;
+    if (nb < 17) {
+      acc = (acc << 16) | (c[p] << 8) | c[p + 1];
+      p += 2;
+      nb += 16;
     }
-    const fs = (b >>> nbits) - 1;
-    b &= (1 << nbits) - 1;
+    nb -= 4;
+    const fs = ((acc >>> nb) & 15) - 1;
+    acc &= (1 << nb) - 1;
     const imax = i + blocksize < n ? i + blocksize : n;
     if (fs < 0) {
       for (; i < imax; i++) out[i] = lastpix;
     } else if (fs === 14) {
       for (; i < imax; i++) {
-        // 16 raw bits: the nbits left in b, then whole bytes.
-        let k = 16 - nbits;
-        let diff = b << k;
-        for (k -= 8; k >= 0; k -= 8) {
-          b = c[p++] | 0;
-          diff |= b << k;
+        if (nb < 17) {
+          acc = (acc << 16) | (c[p] << 8) | c[p + 1];
+          p += 2;
+          nb += 16;
         }
-        if (nbits > 0) {
-          b = c[p++] | 0;
-          diff |= b >>> -k;
-          b &= (1 << nbits) - 1;
-        } else b = 0;
-        diff &= 0xffff;
+        nb -= 16;
+        const diff = (acc >>> nb) & 0xffff;
+        acc &= (1 << nb) - 1;
         lastpix = (lastpix + ((diff >>> 1) ^ -(diff & 1))) | 0;
         out[i] = lastpix;
       }
     } else {
       for (; i < imax; i++) {
-        while (b === 0) {
-          nbits += 8;
-          b = c[p++] | 0;
-          if (p > cend + 4) throw new FitsError(`${where}: Rice stream overrun (ran past ${cend} bytes)`);
+        if (nb < 17) {
+          acc = (acc << 16) | (c[p] << 8) | c[p + 1];
+          p += 2;
+          nb += 16;
         }
-        const nzero = nbits - (32 - Math.clz32(b));
-        nbits -= nzero + 1;
-        b ^= 1 << nbits;
-        nbits -= fs;
-        while (nbits < 0) {
-          b = (b << 8) | (c[p++] | 0);
-          nbits += 8;
+        let nzero: number;
+        if (acc === 0) {
+          // A run of zeros longer than the window: count whole bytes, then the byte with the stop bit.
+          nzero = nb;
+          let byte: number;
+          while ((byte = p < cend ? c[p] : 0) === 0) {
+            p++;
+            nzero += 8;
+            if (p > cend + 4) throw new FitsError(`${where}: Rice stream overrun (ran past ${cend} bytes)`);
+          }
+          p++;
+          const z = Math.clz32(byte) - 24;
+          nzero += z;
+          nb = 7 - z;
+          acc = byte & ((1 << nb) - 1);
+        } else {
+          const z = Math.clz32(acc) - (32 - nb);
+          nzero = z;
+          nb -= z + 1;
+          acc &= (1 << nb) - 1;
         }
-        const diff = (nzero << fs) | (b >>> nbits);
-        b &= (1 << nbits) - 1;
+        if (nb < fs) {
+          acc = (acc << 16) | (c[p] << 8) | c[p + 1];
+          p += 2;
+          nb += 16;
+        }
+        nb -= fs;
+        const diff = (nzero << fs) | (acc >>> nb);
+        acc &= (1 << nb) - 1;
+        // zig-zag: even -> diff / 2, odd -> ~(diff / 2)
         lastpix = (lastpix + ((diff >>> 1) ^ -(diff & 1))) | 0;
         out[i] = lastpix;
       }
     }
-    if (p > cend) throw new FitsError(`${where}: Rice stream overrun (needs more than its ${cend} bytes)`);
+    // Bytes actually consumed: those pulled into the window minus the whole bytes still unread in it.
+    if (p - (nb >> 3) > cend) {
+      throw new FitsError(`${where}: Rice stream overrun (needs more than its ${cend} bytes)`);
+    }
   }
 }
 
