@@ -3,7 +3,7 @@
  * CLI, zarr-python, a raw file copy) in the same run, and printing ratios. Needs the reference tools that
  * `.ci/run` installs (funpack, zstd, the Python venv in `.cache/venv` or `PS1_PYTHON`).
  *
- * `deno task bench fits` (or `zarr`, `extract`, `archive`, `ingest`) runs one of them.
+ * `deno task bench fits` (or `zarr`, `extract`, `archive`, `ingest`, `inventory`) runs one of them.
  * @module
  */
 
@@ -12,6 +12,7 @@ import { bench as extract } from "./extract.ts";
 import { bench as fitsDecode } from "./fits_decode.ts";
 import { bench as fitsEncode } from "./fits_encode.ts";
 import { bench as ingest } from "./ingest.ts";
+import { bench as inventory } from "./inventory.ts";
 import { bench as zarrStore } from "./zarr_store.ts";
 
 const BENCHES: [string, () => Promise<void>][] = [
@@ -21,6 +22,7 @@ const BENCHES: [string, () => Promise<void>][] = [
   ["extract", extract],
   ["archive", archive],
   ["ingest", ingest],
+  ["inventory", () => inventory()],
 ];
 
 const chosen = Deno.args.length ? BENCHES.filter(([name]) => Deno.args.includes(name)) : BENCHES;
