@@ -175,14 +175,19 @@ export class ZarrStore {
       const what = (await exists(store.root)) ? "has no zarr.json or .zgroup" : "does not exist";
       throw new NodeNotFoundError(`${store.root}: not a Zarr store (${what})`);
     }
-    // A directory with content but no store metadata is someone's data, not a store to create.
-    const entries = await fs.readdir(store.root).catch(() => [] as string[]);
-    if (entries.length > 0) {
-      throw new StoreError(
-        `${store.root}: exists, is not empty and is not a Zarr store (no zarr.json or .zgroup)`,
-      );
-    }
-    await store.ensureGroups("");
+    await store.lock.run(async () => {
+      // Another process may have created it meanwhile; look again under the lock.
+      if ((await store.readNode(""))?.kind === "group") return;
+      // A directory with other content but no store metadata is someone's data, not a store to create
+      // (a temp file of an interrupted creation does not count).
+      const entries = await fs.readdir(store.root).catch(() => [] as string[]);
+      if (entries.some((e) => !e.startsWith("zarr.json.tmp-") && !isTempName(e))) {
+        throw new StoreError(
+          `${store.root}: exists, is not empty and is not a Zarr store (no zarr.json or .zgroup)`,
+        );
+      }
+      await store.#ensureGroupsLocked([]);
+    });
     return store;
   }
 

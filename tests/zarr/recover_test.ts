@@ -107,3 +107,21 @@ Deno.test("creating a store refuses a directory that holds other data", async ()
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("several openers creating the same new store at once all succeed (the check runs under the lock)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "zarr_test_" });
+  try {
+    const root = path.join(dir, "s.zarr");
+    const stores = await Promise.all(Array.from({ length: 8 }, () => ZarrStore.open(root, { create: true })));
+    assert.equal(stores.length, 8);
+    assert.equal((await stores[0].readNode(""))?.kind, "group");
+    for (const s of stores) s.close();
+    // A crash mid-creation leaves only a temp file: creating again still works.
+    const other = path.join(dir, "t.zarr");
+    await Deno.mkdir(other);
+    await Deno.writeTextFile(path.join(other, "zarr.json.tmp-1234abcd"), "{");
+    (await ZarrStore.open(other, { create: true })).close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
