@@ -23,11 +23,17 @@ Deno.test("a download killed with SIGKILL at random moments, then resumed, ends 
     faults: { rules: [{ match: "**", fault: { kind: "slow", bytesPerSecond: 250_000 } }] },
   });
   try {
+    const args = ["--zarr-output-dir", a.outputDir, "--archive-url", a.server.url, "--log-level", "ERROR"];
+    // One uninterrupted run gives the duration the kills are spread over.
+    const t0 = performance.now();
+    const full = await cli(args).output();
+    const duration = performance.now() - t0;
+    assert.equal(full.code, 0, new TextDecoder().decode(full.stderr));
     const random = seededRandom(42);
     let killed = 0;
     for (let trial = 0; trial < 10; trial++) {
       await Deno.remove(a.outputDir, { recursive: true }).catch(() => {});
-      const delay = 300 + Math.floor(random() * 2500);
+      const delay = Math.floor((0.1 + 0.8 * random()) * duration);
       const child = cli([
         "--zarr-output-dir",
         a.outputDir,
@@ -58,7 +64,10 @@ Deno.test("a download killed with SIGKILL at random moments, then resumed, ends 
       const left = [...Deno.readDirSync(spool)].map((e) => e.name);
       assert.deepEqual(left, [], `trial ${trial}: spool folders of the killed run removed`);
     }
-    assert.ok(killed >= 8, `only ${killed} of 10 runs were killed before they finished`);
+    assert.ok(
+      killed >= 9,
+      `only ${killed} of 10 runs were killed before they finished (${duration} ms runs)`,
+    );
   } finally {
     await a.close();
   }
