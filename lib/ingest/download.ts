@@ -20,14 +20,15 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { cpuUsage } from "node:process";
-import { peekImage } from "../fits/peek.ts";
+import { type ImageGeometry, peekImage } from "../fits/peek.ts";
+import { Semaphore } from "../semaphore.ts";
 import { type Logger, silentLogger } from "../cli/log.ts";
 import { ArchiveClient, FetchAbortedError, NotFoundError } from "../ps1/archive_client.ts";
 import { MappingCsvError } from "../ps1/mapping.ts";
 import { archiveBaseUrl, archiveUrl, type FileKind, localPath } from "../ps1/urls.ts";
 import { defaultChunks } from "../zarr/metadata.ts";
 import { dtypeOf } from "../zarr/layout.ts";
-import { hostToken, parseTempName } from "../zarr/names.ts";
+import { ownerToken, parseOwnerToken, parseTempName } from "../zarr/names.ts";
 import { isOwnerGone, registerOwner } from "../zarr/owner.ts";
 import { WorkerPool } from "../zarr/pool.ts";
 import { type ArrayBuild, ZarrStore } from "../zarr/store.ts";
@@ -299,24 +300,6 @@ const cpuSeconds = () => {
   return (u.user + u.system) / 1e6;
 };
 
-/** A counting semaphore. */
-class Slots {
-  #free: number;
-  #waiting: (() => void)[] = [];
-  constructor(n: number) {
-    this.#free = n;
-  }
-  async take(): Promise<void> {
-    if (this.#free > 0) return void this.#free--;
-    await new Promise<void>((resolve) => this.#waiting.push(resolve));
-  }
-  give(): void {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#free++;
-  }
-}
-
 /** Consecutive download failures (not 404) that stop the run: the archive is down or blocking us. */
 function breakerLimit(maxConnections: number): number {
   return Math.max(8, 2 * maxConnections);
@@ -509,7 +492,7 @@ class DownloadRun {
     this.#pool = new WorkerPool(new URL("./ingest_worker.ts", import.meta.url), cfg.decodeWorkers);
     this.#spool = await this.#makeSpool();
     // Arrays in flight (downloading, spooled or decoding): bounds the spool and the decoder queue.
-    const arraySlots = new Slots(cfg.maxConnections + cfg.decodeWorkers);
+    const arraySlots = new Semaphore(cfg.maxConnections + cfg.decodeWorkers);
     let next = 0;
     const planned = new Map<string, SkycellPlan>();
     try {
@@ -579,7 +562,7 @@ class DownloadRun {
     }
   }
 
-  async #runSkycell(plan: SkycellPlan, slots: Slots, signal: AbortSignal): Promise<void> {
+  async #runSkycell(plan: SkycellPlan, slots: Semaphore, signal: AbortSignal): Promise<void> {
     const t0 = performance.now();
     this.#progress.arraysToFetch += plan.fetch.length;
     for (const job of plan.complete) {
@@ -590,14 +573,14 @@ class DownloadRun {
     let written = 0;
     let failed = 0;
     await Promise.all(plan.fetch.map(async (job) => {
-      await slots.take();
+      await slots.acquire();
       try {
         if (signal.aborted) return;
         const outcome = await this.#storeArray(job, signal);
         if (outcome === "written") written++;
         if (outcome === "failed") failed++;
       } finally {
-        slots.give();
+        slots.release();
         this.#emitProgress();
       }
     }));
@@ -636,6 +619,7 @@ class DownloadRun {
     let lastError = "";
     for (let attempt = 1; attempt <= attempts && !signal.aborted; attempt++) {
       const spoolFile = path.join(this.#spool, `${job.skycell}.${job.name}.${attempt}.fits`);
+      let geometry: ImageGeometry | undefined;
       try {
         await this.#client!.fetchToFile(url, spoolFile, {
           signal,
@@ -643,7 +627,7 @@ class DownloadRun {
             this.#stats.bytesDownloaded += n;
             this.#progress.bytesDownloaded += n;
           },
-          validate: async (p) => void await peekImage(p, url),
+          validate: async (p) => void (geometry = await peekImage(p, url)),
         });
       } catch (err) {
         if (err instanceof FetchAbortedError || signal.aborted) return "aborted";
@@ -660,7 +644,7 @@ class DownloadRun {
       this.#consecutiveFailures = 0;
       this.#anySuccess = true;
       try {
-        return (await this.#ingest(job, spoolFile, url)).action;
+        return (await this.#ingest(job, spoolFile, url, geometry)).action;
       } catch (err) {
         if (signal.aborted) return "aborted";
         lastError = (err as Error).message;
@@ -699,8 +683,10 @@ class DownloadRun {
     job: ArrayJob,
     file: string,
     source: string,
+    known?: ImageGeometry,
   ): Promise<{ done: IngestDone; action: "written" | "kept" }> {
-    const geometry = await peekImage(file, source);
+    // The headers of a download were read by its validation; a local file's are read here.
+    const geometry = known ?? await peekImage(file, source);
     const shape: [number, number] = [geometry.height, geometry.width];
     const spec = { shape, dtype: dtypeOf(job.kind), chunks: defaultChunks(shape) };
     const build: ArrayBuild = await this.#store!.beginArray(job.group, job.name, spec);
@@ -757,12 +743,12 @@ class DownloadRun {
     await registerOwner(storeRoot);
     // Spool folders of processes that no longer run are leftovers of a kill.
     for (const entry of await fs.readdir(root).catch(() => [] as string[])) {
-      const m = /^([A-Za-z0-9]+)-(\d+)-[0-9a-f]+$/.exec(entry);
-      if (m && await isOwnerGone(storeRoot, m[1], Number(m[2]))) {
+      const owner = parseOwnerToken(entry);
+      if (owner && await isOwnerGone(storeRoot, owner.host, owner.pid)) {
         await fs.rm(path.join(root, entry), { recursive: true, force: true }).catch(() => {});
       }
     }
-    const dir = path.join(root, `${hostToken()}-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+    const dir = path.join(root, ownerToken());
     await fs.mkdir(dir);
     return dir;
   }

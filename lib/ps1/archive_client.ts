@@ -22,6 +22,8 @@
  * @module
  */
 
+import { Semaphore } from "../semaphore.ts";
+
 /** Options of {@link ArchiveClient}. */
 export interface ArchiveClientOptions {
   /** Requests in flight at most (default 8). */
@@ -189,50 +191,6 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   const date = Date.parse(text);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);
-}
-
-/** A FIFO counting semaphore whose waiters can be aborted. */
-class Semaphore {
-  #free: number;
-  #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  constructor(n: number) {
-    this.#free = n;
-  }
-  get queued(): number {
-    return this.#waiters.length;
-  }
-  tryAcquire(): boolean {
-    if (this.#free > 0) {
-      this.#free--;
-      return true;
-    }
-    return false;
-  }
-  acquire(signal: AbortSignal, onAbort: () => Error): Promise<void> {
-    if (this.tryAcquire()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const waiter = {
-        resolve: () => {
-          signal.removeEventListener("abort", abort);
-          resolve();
-        },
-        reject,
-      };
-      const abort = () => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        reject(onAbort());
-      };
-      if (signal.aborted) return reject(onAbort());
-      signal.addEventListener("abort", abort, { once: true });
-      this.#waiters.push(waiter);
-    });
-  }
-  release(): void {
-    const next = this.#waiters.shift();
-    if (next) next.resolve();
-    else this.#free++;
-  }
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<boolean> {

@@ -75,9 +75,21 @@ export function hostToken(): string {
  * The host and process id let a later run tell an orphan (its process is gone) from a build in progress.
  */
 export function tempName(name: string, purpose: TempPurpose = "new"): string {
-  const id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
   const tag = purpose === "new" ? "" : `${purpose}_`;
-  return `${name}${TEMP_MARKER}${tag}${hostToken()}-${Deno.pid}-${id}`;
+  return `${name}${TEMP_MARKER}${tag}${ownerToken()}`;
+}
+
+const OWNER_TOKEN = /([A-Za-z0-9]+)-(\d+)-[0-9a-f]+$/;
+
+/** A fresh `{host}-{pid}-{random}` token naming this process (temp nodes, spool folders). */
+export function ownerToken(): string {
+  return `${hostToken()}-${Deno.pid}-${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+}
+
+/** The host and process id of a name that is or ends in an {@link ownerToken}, or null. */
+export function parseOwnerToken(name: string): { host: string; pid: number } | null {
+  const m = OWNER_TOKEN.exec(name);
+  return m ? { host: m[1], pid: Number(m[2]) } : null;
 }
 
 /** Why a temp node exists: a new build, an old array moved aside by a replace, or a node being deleted. */
@@ -85,13 +97,12 @@ export type TempPurpose = "new" | "old" | "del";
 
 /** The final name and purpose of a temp name made by {@link tempName}, or null for other temp names. */
 export function parseTempName(name: string): { final: string; purpose: TempPurpose } | null {
-  const m = /^(.+?)_temp_(old_|del_)?[A-Za-z0-9]+-\d+-[0-9a-f]+$/.exec(name);
-  if (!m) return null;
+  const m = /^(.+?)_temp_(old_|del_)?(.*)$/.exec(name);
+  if (!m || !new RegExp(`^${OWNER_TOKEN.source}`).test(m[3])) return null;
   return { final: m[1], purpose: m[2] === "old_" ? "old" : m[2] === "del_" ? "del" : "new" };
 }
 
 /** The host and process id recorded in a temp name, or null for temp names without them (other tools). */
 export function tempOwner(name: string): { host: string; pid: number } | null {
-  const m = /_temp_(?:old_|del_)?([A-Za-z0-9]+)-(\d+)-[0-9a-f]+$/.exec(name);
-  return m ? { host: m[1], pid: Number(m[2]) } : null;
+  return parseTempName(name) ? parseOwnerToken(name) : null;
 }
