@@ -25,11 +25,12 @@ import { Semaphore } from "../semaphore.ts";
 import { type Logger, silentLogger } from "../cli/log.ts";
 import { ArchiveClient, FetchAbortedError, NotFoundError } from "../ps1/archive_client.ts";
 import { MappingCsvError } from "../ps1/mapping.ts";
+import { parseSkycell } from "../ps1/skycell.ts";
 import { archiveBaseUrl, archiveUrl, type FileKind, localPath } from "../ps1/urls.ts";
 import { defaultChunks } from "../zarr/metadata.ts";
 import { dtypeOf } from "../zarr/layout.ts";
-import { ownerToken, parseOwnerToken, parseTempName } from "../zarr/names.ts";
-import { isOwnerGone, registerOwner } from "../zarr/owner.ts";
+import { isTempName, joinNodePath, ownerToken, parseOwnerToken, parseTempName } from "../zarr/names.ts";
+import { isOrphanTemp, isOwnerGone, registerOwner } from "../zarr/owner.ts";
 import { WorkerPool } from "../zarr/pool.ts";
 import { type ArrayBuild, ZarrStore } from "../zarr/store.ts";
 import type { IngestDone, IngestTask } from "./ingest_worker.ts";
@@ -491,6 +492,7 @@ class DownloadRun {
     this.#rss = new RssSampler();
     this.#pool = new WorkerPool(new URL("./ingest_worker.ts", import.meta.url), cfg.decodeWorkers);
     this.#spool = await this.#makeSpool();
+    await this.#recoverOrphans(await this.#upperOrphans());
     // Arrays in flight (downloading, spooled or decoding): bounds the spool and the decoder queue.
     const arraySlots = new Semaphore(cfg.maxConnections + cfg.decodeWorkers);
     let next = 0;
@@ -543,6 +545,24 @@ class DownloadRun {
       );
     }
     return this.#result("completed", `completed: ${done}${missing}`, cfg.storePath, produced);
+  }
+
+  /**
+   * Orphan temp nodes above skycell level (a projection or skycell group being created or deleted by a
+   * process that died): at the store root and in the projection groups of this run's skycells. Only
+   * directory names are read.
+   */
+  async #upperOrphans(): Promise<string[]> {
+    const store = this.#store!;
+    const found: string[] = [];
+    const projections = [...new Set(this.#skycells.map((s) => parseSkycell(s).projection))];
+    for (const group of ["", ...projections]) {
+      const names = await fs.readdir(store.fsPath(group)).catch(() => [] as string[]);
+      for (const name of names) {
+        if (isTempName(name) && await isOrphanTemp(store.root, name)) found.push(joinNodePath(group, name));
+      }
+    }
+    return found;
   }
 
   /**

@@ -5,6 +5,9 @@ import { downloadAndStorePs1Data } from "../../download_and_store_zarr.ts";
 import { localPath } from "../../lib/ps1/urls.ts";
 import { findSkycell, skycellGroupPath } from "../../lib/zarr/layout.ts";
 import { MARKER_KEY, ZarrStore } from "../../lib/zarr/store.ts";
+import { groupMetadataJson } from "../../lib/zarr/metadata.ts";
+import { hostToken } from "../../lib/zarr/names.ts";
+import { ownersDir } from "../../lib/zarr/owner.ts";
 import { assertStoreMatchesSource, listTree, makeArchive } from "./_setup.ts";
 
 const FAST = { backoffMs: 5, retries: 3, timeout: 2 };
@@ -374,5 +377,44 @@ Deno.test("a dead archive ends the run with a clear message after the retry budg
     assert.ok(performance.now() - t0 < 30_000);
   } finally {
     await Deno.remove(a.dataDir, { recursive: true });
+  }
+});
+
+Deno.test("group temps left above skycell level by a process that died are cleared by the next run", async () => {
+  const a = await makeArchive();
+  try {
+    const first = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      skycells: ["skycell.2556.080"],
+      bands: ["r"],
+      ...FAST,
+    });
+    assert.equal(first.status, "completed");
+    // A dead process (its owner file exists and is not locked) was creating a projection group and a
+    // skycell group under temp names when it was killed.
+    const pid = 999_999_3;
+    await Deno.writeTextFile(path.join(ownersDir(a.storePath), `${hostToken()}-${pid}`), "");
+    const leftovers = [
+      `2557_temp_${hostToken()}-${pid}-0a1b2c`,
+      `2556/skycell.2556.081_temp_${hostToken()}-${pid}-3d4e5f`,
+    ];
+    for (const p of leftovers) {
+      await Deno.mkdir(path.join(a.storePath, p), { recursive: true });
+      await Deno.writeTextFile(path.join(a.storePath, p, "zarr.json"), groupMetadataJson());
+    }
+    const r = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      bands: ["r"],
+      ...FAST,
+    });
+    assert.equal(r.status, "completed", r.message);
+    for (const p of leftovers) {
+      assert.equal(await Deno.stat(path.join(a.storePath, p)).then(() => true, () => false), false, p);
+    }
+    await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells, ["r"]);
+  } finally {
+    await a.close();
   }
 });
