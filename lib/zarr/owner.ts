@@ -34,11 +34,26 @@ export async function registerOwner(storeRoot: string): Promise<void> {
   held.set(file, handle);
 }
 
+// Checks of one owner file in this process run one at a time: two overlapping tryLocks on separate
+// descriptors would see each other's lock and take a dead owner for a live one.
+const checking = new Map<string, Promise<boolean>>();
+
 /** True when the process `host-pid` registered in the store is certainly gone (this host only). */
 export async function isOwnerGone(storeRoot: string, host: string, pid: number): Promise<boolean> {
   if (host !== hostToken()) return false;
   const file = path.join(ownersDir(storeRoot), `${host}-${pid}`);
   if (held.has(file)) return false;
+  const previous = checking.get(file) ?? Promise.resolve(false);
+  const mine = previous.catch(() => false).then(() => tryOwnerLock(file));
+  checking.set(file, mine);
+  try {
+    return await mine;
+  } finally {
+    if (checking.get(file) === mine) checking.delete(file);
+  }
+}
+
+async function tryOwnerLock(file: string): Promise<boolean> {
   let handle: Deno.FsFile;
   try {
     handle = await Deno.open(file, { read: true, write: true });

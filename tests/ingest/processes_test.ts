@@ -59,7 +59,16 @@ Deno.test("a download killed with SIGKILL at random moments, then resumed, ends 
         "completed",
         `trial ${trial} (kill at ${delay} ms, ${status.signal ?? status.code}): ${r.message}`,
       );
-      await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells);
+      try {
+        await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells);
+      } catch (err) {
+        throw new Error(
+          `trial ${trial}: killed process ${child.pid} at ${delay} ms, this process ${Deno.pid}`,
+          {
+            cause: err,
+          },
+        );
+      }
       const spool = path.join(a.outputDir, ".download_spool");
       const left = [...Deno.readDirSync(spool)].map((e) => e.name);
       assert.deepEqual(left, [], `trial ${trial}: spool folders of the killed run removed`);

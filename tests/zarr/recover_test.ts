@@ -125,3 +125,11 @@ Deno.test("several openers creating the same new store at once all succeed (the 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("many overlapping checks of one dead owner all see it gone", async () => {
+  await withStore(async (store) => {
+    const name = await deadName(store, "r", "");
+    const verdicts = await Promise.all(Array.from({ length: 16 }, () => isOrphanTemp(store.root, name)));
+    assert.deepEqual(verdicts, Array(16).fill(true));
+  });
+});
