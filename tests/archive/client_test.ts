@@ -68,7 +68,11 @@ Deno.test("sequential downloads reuse one keep-alive connection", async () => {
     for (const [rel, bytes] of tree.files) {
       assertEquals(sameBytes(await client.fetchFile(`${archive.url}/${rel}`), bytes), true);
     }
-    assertEquals([archive.stats().requests, archive.stats().connections], [6, 1]);
+    // Without keep-alive each request opens a connection (6); with it one is reused, or now and then a
+    // second when the first has not gone back to fetch's pool yet.
+    const { requests, connections } = archive.stats();
+    assertEquals(requests, 6);
+    assertEquals(connections <= 2, true, `${connections} connections for 6 sequential requests`);
   });
 });
 
