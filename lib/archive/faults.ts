@@ -14,6 +14,12 @@
  * - `stall`: send the headers, then no byte (until the client gives up or the server closes).
  * - `corrupt`: flip bytes of the body (same length).
  * - `slow`: send at most `bytesPerSecond`.
+ * - `trickle`: send `bytesPerTick` bytes (default 1) every `intervalMs` (default 1000), with the full
+ *   `Content-Length`: data keeps coming, so only a low-speed rule ends it.
+ * - `endless`: a body without `Content-Length` that never ends (zero bytes, chunk after chunk).
+ * - `gzip`: the file gzip-compressed, with `Content-Encoding: gzip` and the compressed `Content-Length`,
+ *   whatever the request's `Accept-Encoding` says.
+ * - `hugeLength`: announce `Content-Length: declaredLength` (default 2^40) and send the file.
  *
  * Each rule applies to the first `times` requests of each matching path (default: always), so "503 for the
  * first 2 tries" is `{ match: "*.wt.fits", fault: { kind: "status", status: 503 }, times: 2 }`.
@@ -36,7 +42,11 @@ export type Fault =
   | { kind: "truncate"; fraction?: number; declareLength?: boolean }
   | { kind: "stall"; afterBytes?: number }
   | { kind: "corrupt"; flips?: number }
-  | { kind: "slow"; bytesPerSecond: number };
+  | { kind: "slow"; bytesPerSecond: number }
+  | { kind: "trickle"; intervalMs?: number; bytesPerTick?: number }
+  | { kind: "endless" }
+  | { kind: "gzip" }
+  | { kind: "hugeLength"; declaredLength?: number };
 
 /** The kinds of {@link Fault}. */
 export type FaultKind = Fault["kind"];
@@ -128,6 +138,12 @@ function checkFault(f: Fault): void {
   }
   if (f.kind === "slow" && !(f.bytesPerSecond > 0)) {
     throw new FaultPlanError(`slow fault needs bytesPerSecond > 0: ${f.bytesPerSecond}`);
+  }
+  if (f.kind === "trickle" && !((f.intervalMs ?? 1000) >= 0 && (f.bytesPerTick ?? 1) >= 1)) {
+    throw new FaultPlanError(`trickle fault needs intervalMs >= 0 and bytesPerTick >= 1`);
+  }
+  if (f.kind === "hugeLength" && !Number.isSafeInteger(f.declaredLength ?? 0)) {
+    throw new FaultPlanError(`hugeLength fault needs an integer declaredLength: ${f.declaredLength}`);
   }
 }
 

@@ -122,9 +122,9 @@ export async function startLocalArchive(opts: LocalArchiveOptions): Promise<Loca
       stats.inFlight--;
     };
   };
-  const respond = (status: number, headers: HeadersInit = {}, text?: string): Response => {
+  const respond = (status: number, headers: HeadersInit = {}, body?: string | Uint8Array<ArrayBuffer>) => {
     stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1;
-    return new Response(text ?? null, { status, headers });
+    return new Response(body ?? null, { status, headers });
   };
 
   const handler = async (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> => {
@@ -169,6 +169,19 @@ export async function startLocalArchive(opts: LocalArchiveOptions): Promise<Loca
       };
       if (req.method === "HEAD") return respond(200, headers);
       if (fault?.kind === "truncate" && fault.declareLength === false) delete headers["content-length"];
+      if (fault?.kind === "endless") delete headers["content-length"];
+      if (fault?.kind === "hugeLength") headers["content-length"] = String(fault.declaredLength ?? 2 ** 40);
+      if (fault?.kind === "gzip") {
+        // Encoded whatever the request accepts, as a misconfigured server or proxy would.
+        const stream = (await Deno.open(file, { read: true })).readable.pipeThrough(
+          new CompressionStream("gzip"),
+        );
+        const gz = new Uint8Array(await new Response(stream).arrayBuffer());
+        headers["content-encoding"] = "gzip";
+        headers["content-length"] = String(gz.length);
+        stats.bytesSent += gz.length;
+        return respond(200, headers, gz);
+      }
       const body = fileBody(file, size, fault, hashString(rel) ^ Math.imul(hit, 0x9e3779b1) ^ seed, end);
       stats.byStatus[200] = (stats.byStatus[200] ?? 0) + 1;
       streaming = true;
@@ -203,7 +216,12 @@ export async function startLocalArchive(opts: LocalArchiveOptions): Promise<Loca
     }
     const chunk = fault?.kind === "slow"
       ? Math.max(1024, Math.min(chunkSize, Math.floor(fault.bytesPerSecond / 10)))
+      : fault?.kind === "trickle"
+      ? fault.bytesPerTick ?? 1
       : chunkSize;
+    const endless = fault?.kind === "endless";
+    // Waits `ms`, or less when close() or the client's cancel wakes the stream.
+    const pause = (ms: number) => Promise.race([sleep(ms), new Promise<void>((resolve) => (wake = resolve))]);
     let wake: (() => void) | undefined;
     let cancelled = false;
     const finish = () => {
@@ -220,6 +238,15 @@ export async function startLocalArchive(opts: LocalArchiveOptions): Promise<Loca
           if (closing) {
             finish();
             controller.close();
+            return;
+          }
+          if (endless) {
+            // Zero bytes forever, until the client stops reading or the server closes.
+            await pause(0);
+            if (cancelled) return;
+            sent += chunk;
+            stats.bytesSent += chunk;
+            controller.enqueue(new Uint8Array(chunk));
             return;
           }
           if (sent >= limit) {
@@ -250,13 +277,9 @@ export async function startLocalArchive(opts: LocalArchiveOptions): Promise<Loca
           }
           if (fault?.kind === "slow") {
             const due = ((sent + got) / fault.bytesPerSecond) * 1000 - (performance.now() - started);
-            if (due > 0) {
-              await Promise.race([
-                sleep(due),
-                new Promise<void>((resolve) => (wake = resolve)),
-              ]);
-            }
+            if (due > 0) await pause(due);
           }
+          if (fault?.kind === "trickle" && sent > 0) await pause(fault.intervalMs ?? 1000);
           if (cancelled) return;
           sent += got;
           stats.bytesSent += got;

@@ -5,10 +5,18 @@
  *   for a retry does not hold a slot), over fetch's keep-alive connection pool;
  * - a connect timeout (until the response headers) and an idle timeout that aborts a stalled body (the timer
  *   restarts on every received chunk);
+ * - a low-speed rule (like curl's `--speed-limit`/`--speed-time`): a body that averages fewer than
+ *   `lowSpeedBytesPerSecond` (default 1024) over a window of `lowSpeedSeconds` (default 30) is aborted and
+ *   retried, so a trickle of a byte now and then cannot hold a connection forever;
+ * - a size cap (`maxFileSize`, default 1 GiB): a `Content-Length` above it is refused before the transfer,
+ *   and a body is aborted as soon as it passes it, neither retried;
+ * - `Accept-Encoding: identity`: the bytes are the file; a response with another `Content-Encoding` is
+ *   refused (not retried) rather than stored encoded;
+ * - a request refused by Deno's permissions (`NotCapable`, `PermissionDenied`) fails at once, not retried;
  * - retries with exponential backoff and jitter on network errors, timeouts, 5xx, 408 and 429 (honouring
  *   `Retry-After` in seconds or as an HTTP date, capped); no retry on 404/410 ({@link NotFoundError}) or
  *   other 4xx;
- * - the body length checked against `Content-Length` (a short body is retried) and an optional `validate`
+ * - the body length checked against `Content-Length` (a short or long body is retried) and an optional `validate`
  *   callback (e.g. a FITS parse) whose failure counts as a corrupt body and is retried;
  * - an `AbortSignal` that ends everything promptly ({@link FetchAbortedError});
  * - events for logging and counters for statistics.
@@ -50,6 +58,20 @@ export interface ArchiveClientOptions {
   random?: () => number;
   /** `User-Agent` header (default `ps1-zarr`). */
   userAgent?: string;
+  /**
+   * Largest body accepted, bytes (default 1 GiB = 2^30). A larger `Content-Length` is refused before the
+   * transfer starts, and a body without one is aborted once it passes the cap; neither is retried.
+   */
+  maxFileSize?: number;
+  /**
+   * Low-speed floor, bytes per second (default 1024): a body averaging less over a window of
+   * `lowSpeedSeconds` is aborted and the attempt retried. 0 turns the rule off.
+   */
+  lowSpeedBytesPerSecond?: number;
+  /** Window of the low-speed rule, seconds (default 30). */
+  lowSpeedSeconds?: number;
+  /** Clock of the low-speed rule, ms (default `performance.now`); tests inject their own. */
+  now?: () => number;
 }
 
 /** A retry about to happen after `delayMs`. */
@@ -157,12 +179,26 @@ class TransientError extends Error {
   }
 }
 
-/** A failed attempt not worth retrying (a 4xx other than 404/408/410/429). */
+/**
+ * A failed attempt not worth retrying: a 4xx other than 404/408/410/429, a body over the size cap, an
+ * unexpected `Content-Encoding`, a request refused by Deno's permissions.
+ */
 class PermanentError extends Error {
-  constructor(message: string, readonly status: number) {
+  constructor(message: string, readonly status?: number) {
     super(message);
   }
 }
+
+/** The result of {@link ArchiveClient.fetchToFile}. */
+export interface FetchToFileResult {
+  /** Bytes written to the file. */
+  bytes: number;
+  /** The URL the body came from, after redirects (`Response.url`), for provenance. */
+  finalUrl: string;
+}
+
+/** 1 GiB: the default {@link ArchiveClientOptions.maxFileSize}. */
+export const DEFAULT_MAX_FILE_SIZE: number = 2 ** 30;
 
 /** Options of one download. */
 export interface FetchOptions {
@@ -174,7 +210,7 @@ export interface FetchOptions {
 
 /** Where a body goes during an attempt. */
 interface BodySink<T> {
-  begin(contentLength: number | null): Promise<void> | void;
+  begin(contentLength: number | null, finalUrl: string): Promise<void> | void;
   write(chunk: Uint8Array): Promise<void> | void;
   finish(): Promise<T> | T;
   abandon(): Promise<void> | void;
@@ -217,9 +253,18 @@ export class ArchiveClient {
   #opts: Required<
     Pick<
       ArchiveClientOptions,
-      "timeoutMs" | "connectTimeoutMs" | "backoffMs" | "maxBackoffMs" | "maxRetryAfterMs" | "userAgent"
+      | "timeoutMs"
+      | "connectTimeoutMs"
+      | "backoffMs"
+      | "maxBackoffMs"
+      | "maxRetryAfterMs"
+      | "userAgent"
+      | "maxFileSize"
+      | "lowSpeedBytesPerSecond"
+      | "lowSpeedSeconds"
     >
   >;
+  #now: () => number;
   #semaphore: Semaphore;
   #closer = new AbortController();
   #signal: AbortSignal;
@@ -258,6 +303,9 @@ export class ArchiveClient {
       maxBackoffMs: opts.maxBackoffMs ?? 30_000,
       maxRetryAfterMs: opts.maxRetryAfterMs ?? 120_000,
       userAgent: opts.userAgent ?? "ps1-zarr",
+      maxFileSize: opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE,
+      lowSpeedBytesPerSecond: opts.lowSpeedBytesPerSecond ?? 1024,
+      lowSpeedSeconds: opts.lowSpeedSeconds ?? 30,
     };
     for (const [k, v] of Object.entries(this.#opts)) {
       if (typeof v === "number" && !(v >= 0)) throw new RangeError(`${k} must be >= 0: ${v}`);
@@ -267,6 +315,7 @@ export class ArchiveClient {
     this.#onEvent = opts.onEvent;
     this.#onRetry = opts.onRetry;
     this.#random = opts.random ?? Math.random;
+    this.#now = opts.now ?? (() => performance.now());
   }
 
   /** A snapshot of the counters. */
@@ -292,14 +341,14 @@ export class ArchiveClient {
 
   /**
    * Downloads a file to `dest` (truncated at each attempt), streaming, so the body is never held in memory.
-   * `validate` gets the path once the body is complete. Returns the byte count. On failure the partial file
-   * is removed.
+   * `validate` gets the path once the body is complete. Returns the byte count and the URL after redirects.
+   * On failure the partial file is removed.
    */
   async fetchToFile(
     url: string,
     dest: string,
     opts: FetchOptions & { validate?: (path: string) => void | Promise<void> } = {},
-  ): Promise<number> {
+  ): Promise<FetchToFileResult> {
     try {
       return await this.#run(
         url,
@@ -383,7 +432,11 @@ export class ArchiveClient {
         }
       }
       stats.completed++;
-      const bytes = result instanceof Uint8Array ? result.length : typeof result === "number" ? result : 0;
+      const bytes = result instanceof Uint8Array
+        ? result.length
+        : typeof result === "object" && result !== null && "bytes" in result
+        ? (result as unknown as FetchToFileResult).bytes
+        : 0;
       this.#emit({ type: "done", url, bytes, attempts: attempt, ms: performance.now() - started });
       return result;
     }
@@ -450,9 +503,13 @@ export class ArchiveClient {
         response = await fetch(url, {
           method,
           signal: controller.signal,
-          headers: { "user-agent": o.userAgent },
+          // identity: the body is the file byte for byte and Content-Length counts those bytes.
+          headers: { "user-agent": o.userAgent, "accept-encoding": "identity" },
         });
       } catch (err) {
+        if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+          throw new PermanentError(`not permitted: ${firstLine(err.message)}`);
+        }
         throw this.#networkError(err, timedOut);
       }
       clearTimeout(timer);
@@ -472,9 +529,18 @@ export class ArchiveClient {
         await response.body?.cancel().catch(() => {});
         throw new PermanentError(`HTTP ${status}`, status);
       }
+      const encoding = response.headers.get("content-encoding")?.trim().toLowerCase();
+      if (encoding && encoding !== "identity") {
+        throw new PermanentError(`unexpected Content-Encoding ${encoding} (asked for identity)`);
+      }
       const lengthHeader = response.headers.get("content-length");
       const contentLength = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : null;
-      await sink.begin(contentLength);
+      if (method === "GET" && contentLength !== null && contentLength > o.maxFileSize) {
+        throw new PermanentError(
+          `Content-Length ${contentLength} exceeds the maximum file size ${o.maxFileSize}`,
+        );
+      }
+      await sink.begin(contentLength, response.url || url);
       if (method === "HEAD" || !response.body) {
         await response.body?.cancel().catch(() => {});
         return await sink.finish();
@@ -490,6 +556,12 @@ export class ArchiveClient {
         }, o.timeoutMs);
       };
       armIdle();
+      // Low-speed rule: the bytes of each window of lowSpeedSeconds (or a little more: it closes at the
+      // first chunk after it) must average at least lowSpeedBytesPerSecond.
+      const floor = o.lowSpeedBytesPerSecond;
+      const windowMs = o.lowSpeedSeconds * 1000;
+      let windowStart = floor > 0 ? this.#now() : 0;
+      let windowBytes = 0;
       let complete = false;
       try {
         for (;;) {
@@ -510,6 +582,26 @@ export class ArchiveClient {
           onBytes?.(chunk.value.length);
           if (contentLength !== null && received > contentLength) {
             throw new TransientError("short-body", `body longer than Content-Length ${contentLength}`);
+          }
+          if (received > o.maxFileSize) {
+            throw new PermanentError(`body exceeds the maximum file size ${o.maxFileSize}`);
+          }
+          if (floor > 0) {
+            windowBytes += chunk.value.length;
+            const t = this.#now();
+            const elapsed = t - windowStart;
+            if (elapsed >= windowMs) {
+              if (windowBytes * 1000 < floor * elapsed) {
+                const rate = (windowBytes * 1000) / elapsed;
+                throw new TransientError(
+                  "slow",
+                  `too slow: ${rate.toFixed(1)} bytes/s over ${(elapsed / 1000).toFixed(1)} s ` +
+                    `(floor ${floor} bytes/s) after ${received} bytes`,
+                );
+              }
+              windowStart = t;
+              windowBytes = 0;
+            }
           }
           await sink.write(chunk.value);
         }
@@ -549,6 +641,11 @@ export class ArchiveClient {
   }
 }
 
+/** The first line of a message (Deno's permission errors carry hints on further lines). */
+function firstLine(text: string): string {
+  return text.split("\n", 1)[0].trim();
+}
+
 function memorySink(): BodySink<Uint8Array> {
   let buffer: Uint8Array | null = null;
   let chunks: Uint8Array[] | null = null;
@@ -584,11 +681,13 @@ function memorySink(): BodySink<Uint8Array> {
   };
 }
 
-function fileSink(dest: string): BodySink<number> {
+function fileSink(dest: string): BodySink<FetchToFileResult> {
   let file: Deno.FsFile | null = null;
   let written = 0;
+  let finalUrl = "";
   return {
-    async begin() {
+    async begin(_contentLength, url) {
+      finalUrl = url;
       file = await Deno.open(dest, { write: true, create: true, truncate: true });
     },
     async write(chunk) {
@@ -599,7 +698,7 @@ function fileSink(dest: string): BodySink<number> {
     finish() {
       file?.close();
       file = null;
-      return written;
+      return { bytes: written, finalUrl };
     },
     abandon() {
       file?.close();
