@@ -8,6 +8,9 @@ import {
 } from "../../lib/fits/checksum.ts";
 import { formatCard, headerBytes, headerText } from "../../lib/fits/card.ts";
 import { writeFits } from "../../lib/fits/write.ts";
+import { scanHdus } from "../../lib/fits/hdu.ts";
+import { verifyChecksums } from "../../lib/fits/verify.ts";
+import { FitsError } from "../../lib/fits/errors.ts";
 
 /** Straightforward reference: add big-endian words one by one with end-around carry. */
 function referenceSum(bytes: Uint8Array): number {
@@ -101,4 +104,38 @@ Deno.test("writeFits with checksum: CHECKSUM/DATASUM verify over the written fil
   const text = new TextDecoder().decode(file.subarray(0, 2880));
   const datasum = Number(/DATASUM = '(\d+)'/.exec(text)![1]);
   assert.equal(datasum, referenceSum(file.subarray(2880)));
+});
+
+Deno.test("verifyChecksums refuses data that do not match DATASUM even without a CHECKSUM card", () => {
+  const data = randomBytes(2880, 11);
+  const file = (datasum: string) => {
+    const header = headerBytes(headerText([
+      formatCard("SIMPLE", true),
+      formatCard("BITPIX", 8),
+      formatCard("NAXIS", 1),
+      formatCard("NAXIS1", data.length),
+      formatCard("DATASUM", datasum),
+    ]));
+    const out = new Uint8Array(header.length + data.length);
+    out.set(header);
+    out.set(data, header.length);
+    return out;
+  };
+  const right = String(referenceSum(data));
+  const good = file(right);
+  assert.deepEqual(verifyChecksums(good, scanHdus(good, "good.fits"), "good.fits"), {
+    datasums: 1,
+    checksums: 0,
+  });
+  // A wrong DATASUM, and a right DATASUM over a changed byte: both refused, no CHECKSUM needed.
+  const wrongSum = file(String((referenceSum(data) + 1) % 0xffffffff));
+  const changed = file(right);
+  changed[changed.length - 100] ^= 0x10;
+  for (const [name, bytes] of [["wrong-sum.fits", wrongSum], ["changed.fits", changed]] as const) {
+    assert.throws(
+      () => verifyChecksums(bytes, scanHdus(bytes, name), name),
+      (err) => err instanceof FitsError && /HDU 0 data do not match DATASUM/.test(err.message),
+      name,
+    );
+  }
 });
