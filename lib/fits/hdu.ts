@@ -30,8 +30,11 @@ export interface Hdu {
   end: number;
 }
 
-/** Describes the first bytes of something that is not FITS, for error messages. */
-function describeStart(bytes: Uint8Array): string {
+/**
+ * Describes the first bytes of something that is not FITS, for error messages: "an HTML/XML page (starts
+ * with '<!DOCTYPE html>...')" or "starts with '...'" (non-printable bytes as dots).
+ */
+export function describeStart(bytes: Uint8Array): string {
   const head = new TextDecoder("latin1").decode(bytes.subarray(0, 64)).replace(/[^\x20-\x7e]/g, ".");
   if (/^\s*<(!doctype|html|\?xml|head|body)/i.test(head)) {
     return `an HTML/XML page (starts with '${head.trim().slice(0, 30)}')`;

@@ -18,6 +18,7 @@
 
 import { astropyStoreHeader, buildImageHeader } from "./astropy_header.ts";
 import { FitsError, fitsMessage } from "./errors.ts";
+import { imageGeometry } from "./geometry.ts";
 import { type Hdu, scanHdus } from "./hdu.ts";
 import type { FitsHeader } from "./header.ts";
 import { type DitherMethod, ditherRow, parseDitherMethod, unquantizeTile } from "./quantize.ts";
@@ -33,7 +34,7 @@ export interface ImageReader {
   readonly source: string;
   /** Image width (NAXIS1). */
   readonly width: number;
-  /** Image height (NAXIS2; 1 for a 1-D image). */
+  /** Image height (NAXIS2). */
   readonly height: number;
   /** `ZCMPTYPE` of a tile-compressed image, or null for a plain image. */
   readonly compression: string | null;
@@ -204,19 +205,6 @@ function outputBuffer(
   return type === "float32" ? new Float32Array(n) : new Uint16Array(n);
 }
 
-function imageAxes(header: FitsHeader, prefix: string, source: string): { width: number; height: number } {
-  const naxis = header.getNumber(`${prefix}NAXIS`, 0)!;
-  if (naxis < 1) throw new FitsError(fitsMessage(source, "no image data (NAXIS = 0)"));
-  const width = header.getNumber(`${prefix}NAXIS1`, 0)!;
-  const height = naxis >= 2 ? header.getNumber(`${prefix}NAXIS2`, 0)! : 1;
-  for (let i = 3; i <= naxis; i++) {
-    if (header.getNumber(`${prefix}NAXIS${i}`, 1) !== 1) {
-      throw new FitsError(fitsMessage(source, `unsupported ${naxis}-dimensional image (NAXIS${i} > 1)`));
-    }
-  }
-  return { width, height };
-}
-
 /** A plain (uncompressed) image HDU. */
 class PlainImage implements ImageReader {
   readonly compression = null;
@@ -239,7 +227,7 @@ class PlainImage implements ImageReader {
     this.imageHeader = hdu.header;
     const h = hdu.header;
     this.#bitpix = h.getNumber("BITPIX")!;
-    ({ width: this.width, height: this.height } = imageAxes(h, "", source));
+    ({ width: this.width, height: this.height } = imageGeometry(h, source));
     const blank = this.#bitpix > 0 ? h.getNumber("BLANK") : undefined;
     this.#scaling = {
       bitpix: this.#bitpix,
@@ -393,7 +381,7 @@ class CompressedImage implements ImageReader {
     if (![8, 16, 32, -32, -64].includes(this.#zbitpix)) {
       throw new FitsError(fitsMessage(source, `unsupported ZBITPIX ${h.get("ZBITPIX")}`));
     }
-    ({ width: this.width, height: this.height } = imageAxes(h, "Z", source));
+    ({ width: this.width, height: this.height } = imageGeometry(h, source));
     this.#decoder = tileDecoder(this.compression || "(missing ZCMPTYPE)", source);
     this.#tileW = h.getNumber("ZTILE1", this.width)!;
     this.#tileH = h.getNumber("ZNAXIS", 1)! >= 2 ? h.getNumber("ZTILE2", 1)! : 1;
@@ -562,7 +550,9 @@ class CompressedImage implements ImageReader {
     let raw: Uint8Array | undefined;
     if (gz) {
       const d = this.#descriptor(gz, t, t, "GZIP_COMPRESSED_DATA");
-      if (d.length > 0) raw = inflateTile(d, fitsMessage(this.source, `GZIP_COMPRESSED_DATA tile ${t + 1}`));
+      if (d.length > 0) {
+        raw = inflateTile(d, fitsMessage(this.source, `GZIP_COMPRESSED_DATA tile ${t + 1}`), n * size);
+      }
     }
     if (!raw && unc) {
       const d = this.#descriptor(unc, t, t, "UNCOMPRESSED_DATA");
@@ -692,17 +682,22 @@ function bigEndianFloats(raw: Uint8Array, n: number, size: number, out: Float32A
 /**
  * Opens the image of a FITS file: extension 1 when the file has extensions, else the primary HDU (as the
  * Python tools do). Tile-compressed extensions (`ZIMAGE = T`) are decoded tile by tile on demand.
- * Throws {@link FitsError} naming the file for anything that is not a readable image.
+ * Throws {@link FitsError} naming the file for anything that is not a readable image, including an image
+ * that is not 2-D or larger than `MAX_IMAGE_AXIS` (geometry.ts) a side (checked from the header, before any
+ * allocation).
  */
 export function openImage(bytes: Uint8Array, opts: { source?: string } = {}): ImageReader {
   const source = opts.source ?? "FITS data";
   const hdus = scanHdus(bytes, source);
   const hdu = hdus.length > 1 ? hdus[1] : hdus[0];
   const h = hdu.header;
-  if (h.get("ZIMAGE") === true) return new CompressedImage(source, bytes, hdu);
+  const compressed = h.get("ZIMAGE") === true;
   const xt = h.getString("XTENSION")?.trim();
-  if (hdu.index > 0 && xt !== "IMAGE") {
+  if (!compressed && hdu.index > 0 && xt !== "IMAGE") {
     throw new FitsError(fitsMessage(source, `extension 1 is a ${xt ?? "?"} HDU, not an image`));
   }
+  // The size is checked before any reader (or caller) allocates buffers sized by it.
+  imageGeometry(h, source);
+  if (compressed) return new CompressedImage(source, bytes, hdu);
   return new PlainImage(source, bytes, hdu);
 }
