@@ -10,6 +10,19 @@ import { LineReader, spawnChild, withTempDir } from "./_helpers.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** `promise`, or a rejection naming `what` when it takes longer than `ms` (so no wait hangs the suite). */
+async function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 Deno.test("the lock file is a sibling of the store named {store}.lock", () => {
   assert.equal(lockPathOf("/data/out/ps1_skycells.zarr/"), "/data/out/ps1_skycells.zarr.lock");
   assert.equal(new StoreLock("/data/out/ps1_skycells.zarr").path, "/data/out/ps1_skycells.zarr.lock");
@@ -19,27 +32,31 @@ Deno.test("a lock held here makes another process time out, and it gets the lock
   await withTempDir(async (dir) => {
     const store = path.join(dir, "s.zarr");
     const lock = new StoreLock(store);
-    let releaseAt = 0;
+    // Events in the order this process sees them.
+    const events: string[] = [];
     const outputs = await lock.run(async () => {
-      const timedOut = spawnChild(["try-lock", store, "300"]);
-      const timedOutLines = await new LineReader(timedOut.stdout).rest();
-      assert.equal((await timedOut.status).code, 0);
+      // The patient child starts first; we hold the lock until the impatient one has given up.
       const waiting = spawnChild(["try-lock", store, "20000"]);
       const waitingLines = new LineReader(waiting.stdout);
-      await sleep(1500);
-      releaseAt = performance.now();
-      return { timedOutLines, waiting, waitingLines };
+      const acquired = waitingLines.waitFor((l) => l.startsWith("acquired")).then((l) => {
+        events.push("patient child acquired");
+        return l;
+      });
+      const timedOut = spawnChild(["try-lock", store, "300"]);
+      const timedOutLines = await within(new LineReader(timedOut.stdout).rest(), "impatient child");
+      events.push("impatient child timed out");
+      assert.equal((await within(timedOut.status, "impatient child exit")).code, 0);
+      events.push("parent releases");
+      return { timedOutLines, waiting, waitingLines, acquired };
     });
     assert.deepEqual(outputs.timedOutLines, [
       `timeout ${store}.lock: store lock still held by another process after 300 ms`,
     ]);
-    const acquired = await outputs.waitingLines.waitFor((l) => l.startsWith("acquired"));
-    const gotAt = performance.now();
-    await outputs.waitingLines.rest();
-    assert.equal((await outputs.waiting.status).code, 0);
-    // The child started waiting while we held the lock and got it only after we let go.
-    assert.ok(Number(acquired.split(" ")[1]) >= 500, acquired);
-    assert.ok(gotAt >= releaseAt);
+    await within(outputs.acquired, "patient child");
+    await within(outputs.waitingLines.rest(), "patient child output");
+    assert.equal((await within(outputs.waiting.status, "patient child exit")).code, 0);
+    // Neither child got the lock while we held it; the patient one got it after we let go.
+    assert.deepEqual(events, ["impatient child timed out", "parent releases", "patient child acquired"]);
   });
 });
 
@@ -48,8 +65,10 @@ Deno.test("a lock held by another process blocks us until it releases, and our t
     const store = path.join(dir, "s.zarr");
     const child = spawnChild(["hold-lock", store, "1500"]);
     const lines = new LineReader(child.stdout);
-    await lines.waitFor((l) => l === "locked");
-    const lockedAt = performance.now();
+    await within(lines.waitFor((l) => l === "locked"), "child locking");
+    const events: string[] = [];
+    // The child prints "released" just before it lets go of the lock.
+    const released = lines.waitFor((l) => l === "released").then(() => void events.push("child released"));
     const impatient = new StoreLock(store, { timeoutMs: 200 });
     await assert.rejects(
       () => impatient.run(() => assert.fail("ran without the lock")),
@@ -59,16 +78,12 @@ Deno.test("a lock held by another process blocks us until it releases, and our t
     );
     const waits: string[] = [];
     const patient = new StoreLock(store, { onWait: (p) => waits.push(p), pollMs: 20 });
-    const gotAt = await patient.run(() => performance.now());
-    // The child holds it 1500 ms from before it printed "locked".
-    assert.ok(
-      gotAt - lockedAt >= 1200,
-      `got the lock ${Math.round(gotAt - lockedAt)} ms after the child took it`,
-    );
-    await lines.waitFor((l) => l === "released");
+    await within(patient.run(() => void events.push("we got the lock")), "patient lock");
+    await within(released, "child release");
+    assert.deepEqual(events, ["child released", "we got the lock"]);
     assert.deepEqual(waits, [`${store}.lock`]);
-    await lines.rest();
-    assert.equal((await child.status).code, 0);
+    await within(lines.rest(), "child output");
+    assert.equal((await within(child.status, "child exit")).code, 0);
   });
 });
 
@@ -89,12 +104,15 @@ Deno.test("holders in one process queue in order and never overlap, even when on
         if (fail) throw new Error(`${name} failed`);
         return name;
       });
-    const results = await Promise.allSettled([
-      hold(a, "first", 60),
-      hold(b, "second", 10, true),
-      hold(a, "third", 30),
-      hold(b, "fourth", 0),
-    ]);
+    const results = await within(
+      Promise.allSettled([
+        hold(a, "first", 60),
+        hold(b, "second", 10, true),
+        hold(a, "third", 30),
+        hold(b, "fourth", 0),
+      ]),
+      "queued holders",
+    );
     assert.deepEqual(events, [
       "first in (1)",
       "first out",
@@ -118,26 +136,32 @@ Deno.test("a holder of this process that waits in the queue honours its timeout 
       order.push("long");
     });
     const waits: string[] = [];
-    const started = performance.now();
     await assert.rejects(
       () =>
-        new StoreLock(store, { timeoutMs: 100, onWait: (p) => waits.push(p) }).run(() => order.push("short")),
+        within(
+          new StoreLock(store, { timeoutMs: 100, onWait: (p) => waits.push(p) }).run(() =>
+            order.push("short")
+          ),
+          "short holder",
+        ),
       /s\.zarr\.lock: store lock still held in this process after 100 ms/,
     );
-    assert.ok(performance.now() - started < 500);
+    // It gave up while the long holder still held the lock, not after.
+    order.push("short timed out");
     assert.deepEqual(waits, [`${store}.lock`]);
     // The queue still works after the timed-out holder left it.
     const after = new StoreLock(store).run(() => order.push("after"));
-    await Promise.all([long, after]);
-    assert.deepEqual(order, ["long", "after"]);
+    await within(Promise.all([long, after]), "long and after");
+    assert.deepEqual(order, ["short timed out", "long", "after"]);
   });
 });
 
 Deno.test("the lock can be taken again inside its own run without waiting for itself", async () => {
   await withTempDir(async (dir) => {
     const lock = new StoreLock(path.join(dir, "s.zarr"), { timeoutMs: 1000 });
-    const inner = await lock.run(() =>
-      new StoreLock(path.join(dir, "s.zarr"), { timeoutMs: 1000 }).run(() => 7)
+    const inner = await within(
+      lock.run(() => new StoreLock(path.join(dir, "s.zarr"), { timeoutMs: 1000 }).run(() => 7)),
+      "nested lock",
     );
     assert.equal(inner, 7);
   });
