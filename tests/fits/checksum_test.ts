@@ -126,6 +126,7 @@ Deno.test("verifyChecksums refuses data that do not match DATASUM even without a
   assert.deepEqual(verifyChecksums(good, scanHdus(good, "good.fits"), "good.fits"), {
     datasums: 1,
     checksums: 0,
+    warnings: [],
   });
   // A wrong DATASUM, and a right DATASUM over a changed byte: both refused, no CHECKSUM needed.
   const wrongSum = file(String((referenceSum(data) + 1) % 0xffffffff));
@@ -138,4 +139,90 @@ Deno.test("verifyChecksums refuses data that do not match DATASUM even without a
       name,
     );
   }
+});
+
+/** A sealed one-HDU file (CHECKSUM and DATASUM written by writeFits). */
+function sealedFile(): Uint8Array {
+  const pixels = new Float32Array(40 * 30).map((_, i) => Math.cos(i) * 100);
+  return writeFits(undefined, pixels, 40, 30, "float32", { checksum: true });
+}
+
+/** Replaces the first card with `keyword` (8 characters, padded) by `card`. */
+function replaceCard(bytes: Uint8Array, keyword: string, card: string): void {
+  const text = new TextDecoder("latin1").decode(bytes.subarray(0, 2880));
+  for (let at = 0; at < 2880; at += 80) {
+    if (text.slice(at, at + 8) === keyword.padEnd(8)) {
+      bytes.set(new TextEncoder().encode(card.padEnd(80)), at);
+      return;
+    }
+  }
+  throw new Error(`no ${keyword} card`);
+}
+
+Deno.test("verifyChecksums: a sealed file passes with both sums checked and no warning", () => {
+  const file = sealedFile();
+  assert.deepEqual(verifyChecksums(file, scanHdus(file, "s.fits"), "s.fits"), {
+    datasums: 1,
+    checksums: 1,
+    warnings: [],
+  });
+});
+
+Deno.test("verifyChecksums: a header edited after its CHECKSUM was written, with a good DATASUM, is accepted with a warning", () => {
+  const file = sealedFile();
+  const text = new TextDecoder("latin1").decode(file.subarray(0, 2880));
+  const end = text.indexOf("END     ");
+  // An archive pipeline adds a card after sealing: only the header sum changes.
+  file.set(new TextEncoder().encode(formatCard("ORIGIN", "PS1 IPP") + "END".padEnd(80)), end);
+  const report = verifyChecksums(file, scanHdus(file, "edited.fits"), "edited.fits");
+  assert.equal(report.datasums, 1);
+  assert.equal(report.checksums, 0);
+  assert.deepEqual(report.warnings, [
+    "edited.fits: HDU 0 header does not match its CHECKSUM, but the data match DATASUM (header edited " +
+    "after the checksum was written); accepted",
+  ]);
+});
+
+Deno.test("verifyChecksums: a wrong DATASUM is refused whether or not CHECKSUM matches", () => {
+  const changed = sealedFile();
+  changed[2880 + 17] ^= 0x01; // data changed: DATASUM and CHECKSUM both wrong
+  assert.throws(
+    () => verifyChecksums(changed, scanHdus(changed, "c.fits"), "c.fits"),
+    (e) => e instanceof FitsError && /^c\.fits: HDU 0 data do not match DATASUM/.test(e.message),
+  );
+  const noChecksum = sealedFile();
+  noChecksum[2880 + 17] ^= 0x01;
+  replaceCard(noChecksum, "CHECKSUM", "COMMENT   checksum card removed");
+  assert.throws(
+    () => verifyChecksums(noChecksum, scanHdus(noChecksum, "n.fits"), "n.fits"),
+    (e) => e instanceof FitsError && /^n\.fits: HDU 0 data do not match DATASUM/.test(e.message),
+  );
+});
+
+Deno.test("verifyChecksums: a wrong CHECKSUM without a DATASUM card is refused (nothing vouches for the data)", () => {
+  const file = sealedFile();
+  replaceCard(file, "DATASUM", "COMMENT   datasum card removed");
+  assert.throws(
+    () => verifyChecksums(file, scanHdus(file, "d.fits"), "d.fits"),
+    (e) => e instanceof FitsError && e.message === "d.fits: HDU 0 does not match its CHECKSUM",
+  );
+});
+
+Deno.test("verifyChecksums: a DATASUM that is not a number is reported, not counted", () => {
+  const file = sealedFile();
+  replaceCard(file, "CHECKSUM", "COMMENT   checksum card removed");
+  replaceCard(file, "DATASUM", formatCard("DATASUM", "n/a"));
+  const report = verifyChecksums(file, scanHdus(file, "x.fits"), "x.fits");
+  assert.deepEqual(report, {
+    datasums: 0,
+    checksums: 0,
+    warnings: ['x.fits: HDU 0 DATASUM "n/a" is not a number, not checked'],
+  });
+});
+
+Deno.test("verifyChecksums: the sealed PS1-like fixture checks both HDUs without warnings", () => {
+  const file = Deno.readFileSync(new URL("../fixtures/fits/ps1_image_checksum.fits", import.meta.url));
+  const report = verifyChecksums(file, scanHdus(file, "ps1.fits"), "ps1.fits");
+  assert.ok(report.datasums >= 1 && report.checksums >= 1, JSON.stringify(report));
+  assert.deepEqual(report.warnings, []);
 });
