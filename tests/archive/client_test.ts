@@ -13,7 +13,14 @@ import type { Fault, FaultPlan } from "../../lib/archive/faults.ts";
 import { makeTree, sameBytes, type TestTree } from "./_tree.ts";
 import { chunk, responseHead, startRawServer } from "./_raw_http.ts";
 
-const FAST: ArchiveClientOptions = { retries: 4, backoffMs: 10, maxBackoffMs: 40, timeoutMs: 2000 };
+/** Quick retries; the connect and idle timeouts bound every request of a test that uses these options. */
+const FAST: ArchiveClientOptions = {
+  retries: 4,
+  backoffMs: 10,
+  maxBackoffMs: 40,
+  timeoutMs: 2000,
+  connectTimeoutMs: 5000,
+};
 
 /**
  * A deadline for a test's requests: aborting them turns a hang (a behaviour that broke) into a

@@ -5,6 +5,19 @@ import { makeTree, sameBytes } from "./_tree.ts";
 
 const SERVE = new URL("../../lib/archive/serve.ts", import.meta.url);
 
+/** `promise`, or a rejection naming `what` when it takes longer than `ms` (so no wait hangs the suite). */
+async function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 Deno.test("serve.ts rejects bad flags with exit code 2", async () => {
   const saved = console.error;
   const messages: string[] = [];
@@ -40,20 +53,20 @@ Deno.test("serve.ts serves a tree until SIGTERM and prints its URL", async () =>
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
     while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
+      const { value, done } = await within(reader.read(), "the URL line");
       if (done) break;
       text += value;
     }
     const url = text.trim();
     assertEquals(/^http:\/\/127\.0\.0\.1:\d+\/rings\.v3\.skycell$/.test(url), true);
     const [rel, bytes] = [...tree.files][0];
-    const res = await fetch(`${url}/${rel}`);
+    const res = await within(fetch(`${url}/${rel}`), "the file");
     assertEquals(sameBytes(new Uint8Array(await res.arrayBuffer()), bytes), true);
     child.kill("SIGTERM");
     reader.releaseLock();
     await child.stdout.cancel().catch(() => {});
-    const status = await child.status;
-    const stderr = await new Response(child.stderr).text();
+    const status = await within(child.status, "exit after SIGTERM");
+    const stderr = await within(new Response(child.stderr).text(), "stderr");
     assertEquals(status.code, 0, stderr);
     assertEquals(stderr.includes("served 1 requests"), true);
   } finally {
