@@ -119,12 +119,15 @@ export async function* workerBands(
       const [y0, y1] = ranges[started++];
       const r0 = Math.floor(y0 / cr);
       const keys: string[][] = [];
+      const required: boolean[][] = [];
       for (let r = r0; r * cr < y1; r++) {
         const row: string[] = [];
         for (let c = c0; c <= c1; c++) row.push(reader.info.chunkKey([r, c]));
         keys.push(row);
+        required.push(row.map((key) => reader.isRequired(key)));
       }
       const p = pool.run({
+        root: reader.root,
         dir: reader.dir,
         dtype: type,
         fill: reader.fill,
@@ -132,6 +135,7 @@ export async function* workerBands(
         rows: [y0, y1],
         cols: [x0, x1],
         keys,
+        required,
         firstChunk: [r0, c0],
         fits,
         buffer: free.pop() ?? new ArrayBuffer(maxBytes),

@@ -712,7 +712,7 @@ class DownloadRun {
     const build: ArrayBuild = await this.#store!.beginArray(job.group, job.name, spec);
     let done: IngestDone;
     try {
-      done = await this.#pool!.run({ fitsPath: file, source, arrayDir: build.dir, spec });
+      done = await this.#pool!.run({ fitsPath: file, source, build: build.handle() });
     } catch (err) {
       await build.abort();
       throw err;

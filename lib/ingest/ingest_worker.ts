@@ -11,8 +11,8 @@ import { scanHdus } from "../fits/hdu.ts";
 import { openImage } from "../fits/image.ts";
 import { verifyChecksums } from "../fits/verify.ts";
 import { type StoreTypedArray, writeChunkRow } from "../zarr/chunks.ts";
-import type { ArraySpec } from "../zarr/metadata.ts";
 import { serveTasks } from "../zarr/pool.ts";
+import type { BuildHandle } from "../zarr/store.ts";
 
 /** One file to ingest into a temp array directory. */
 export interface IngestTask {
@@ -20,10 +20,8 @@ export interface IngestTask {
   fitsPath: string;
   /** Name of the source in messages (URL or path). */
   source: string;
-  /** The temp array directory the chunks go into. */
-  arrayDir: string;
-  /** Shape, type and chunks (from the file's headers). */
-  spec: ArraySpec;
+  /** The array build the chunks go into (its temp directory, shape, type and chunks). */
+  build: BuildHandle;
 }
 
 /** What the worker did. */
@@ -32,6 +30,8 @@ export interface IngestDone {
   header: string;
   /** Chunk files written. */
   written: number;
+  /** Their keys, for the build to check before its commit. */
+  keys: string[];
   /** Compressed bytes written. */
   bytes: number;
   /** Source file size. */
@@ -96,30 +96,32 @@ function ingest(task: IngestTask): IngestDone {
   const hdus = scanHdus(bytes, task.source);
   const { datasums, checksums } = verifyChecksums(bytes, hdus, task.source);
   const image = openImage(bytes, { source: task.source });
-  const [height, width] = task.spec.shape;
+  const { spec, dir } = task.build;
+  const [height, width] = spec.shape;
   if (image.width !== width || image.height !== height) {
     throw new Error(
       `${task.source}: image is ${image.height} x ${image.width}, expected ${height} x ${width}`,
     );
   }
-  const type = task.spec.dtype;
-  const rowsPerBand = task.spec.chunks[0];
+  const type = spec.dtype;
+  const rowsPerBand = spec.chunks[0];
   let band: StoreTypedArray, scratch: StoreTypedArray;
   [band, bandMemory] = view(bandMemory, type, rowsPerBand * width);
-  [scratch, chunkMemory] = view(chunkMemory, type, task.spec.chunks[0] * task.spec.chunks[1]);
-  let written = 0;
+  [scratch, chunkMemory] = view(chunkMemory, type, spec.chunks[0] * spec.chunks[1]);
+  const keys: string[] = [];
   let stored = 0;
   for (let row = 0, y0 = 0; y0 < height; row++, y0 += rowsPerBand) {
     const y1 = Math.min(height, y0 + rowsPerBand);
     const out = band.subarray(0, (y1 - y0) * width) as StoreTypedArray;
     image.readRows(y0, y1, type, out as Float32Array & Uint16Array);
-    const r = writeChunkRow(task.arrayDir, task.spec, row, out, scratch);
-    written += r.written;
+    const r = writeChunkRow(dir, spec, row, out, scratch);
+    for (const key of r.keys) keys.push(key);
     stored += r.bytes;
   }
   return {
     header: image.storeHeader(type),
-    written,
+    written: keys.length,
+    keys,
     bytes: stored,
     sourceBytes: bytes.length,
     digest: `sha256:${digest}`,

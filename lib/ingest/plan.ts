@@ -15,7 +15,8 @@ import { type FileKind, PS1_BANDS } from "../ps1/urls.ts";
 import { ARRAY_KINDS, arrayName, dtypeOf, findSkycell, headerOf, skycellGroupPath } from "../zarr/layout.ts";
 import type { NodeInfo } from "../zarr/metadata.ts";
 import { isOrphanTemp } from "../zarr/owner.ts";
-import { isMarkedComplete, type ZarrStore } from "../zarr/store.ts";
+import { type ZarrStore } from "../zarr/store.ts";
+import { isMarkedComplete } from "../zarr/verify.ts";
 
 /** A bad option or input of a download run (one line naming it). */
 export class DownloadOptionError extends Error {

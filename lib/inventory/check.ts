@@ -35,7 +35,8 @@ import {
 } from "../zarr/metadata.ts";
 import { checkNodeName, isTempName, joinNodePath } from "../zarr/names.ts";
 import { openArrayReader } from "../zarr/read.ts";
-import { type ChildNode, MARKER_KEY, type ZarrStore } from "../zarr/store.ts";
+import { type ChildNode, type ZarrStore } from "../zarr/store.ts";
+import { MARKER_KEY } from "../zarr/verify.ts";
 import { checkHeader } from "./header_check.ts";
 import type {
   ArrayRecord,

@@ -19,6 +19,7 @@
 import zlib from "node:zlib";
 import * as path from "node:path";
 import { StoreError } from "./errors.ts";
+import { readStoreFileSync } from "./files.ts";
 import { type ArraySpec, fillValueOf, type StoreDtype, ZSTD_LEVEL } from "./metadata.ts";
 
 /** A typed array of one of the store's data types. */
@@ -28,6 +29,9 @@ export type StoreTypedArray = Float32Array<ArrayBuffer> | Uint16Array<ArrayBuffe
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   throw new Error("ps1-zarr needs a little-endian platform");
 }
+
+/** Decoded bytes of one chunk at most when its size is not known: no chunk this toolkit reads is larger. */
+export const MAX_DECODED_BYTES = 1 << 28;
 
 const ZSTD_PARAMS = { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL };
 
@@ -111,13 +115,24 @@ export function zstdContentSize(frame: Uint8Array): number | null {
 export function zstdDecompress(compressed: Uint8Array, where = "chunk", expectedBytes?: number): Uint8Array {
   if (compressed.length === 0) throw new StoreError(`${where}: empty chunk file`);
   const recorded = zstdContentSize(compressed);
-  const size = expectedBytes ?? recorded;
+  if (expectedBytes !== undefined && recorded !== null && recorded !== expectedBytes) {
+    throw new StoreError(
+      `${where}: its zstd frame records ${recorded} bytes, the chunk has ${expectedBytes}`,
+    );
+  }
+  // The output is capped at what the chunk must hold (or, not knowing it, at a bound no chunk reaches):
+  // a small file that inflates to gigabytes fails here without allocating them.
+  const cap = expectedBytes ?? Math.min(recorded ?? MAX_DECODED_BYTES, MAX_DECODED_BYTES);
   let raw: Uint8Array;
   try {
-    raw = size === null || size > 1 << 30
-      ? zlib.zstdDecompressSync(compressed)
-      : zlib.zstdDecompressSync(compressed, { chunkSize: Math.max(MIN_OUTPUT, size + 64) });
+    raw = zlib.zstdDecompressSync(compressed, {
+      chunkSize: Math.max(MIN_OUTPUT, cap + 64),
+      maxOutputLength: cap,
+    });
   } catch (err) {
+    if ((err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
+      throw new StoreError(`${where}: decodes to more than ${cap} bytes, more than the chunk holds`);
+    }
     throw new StoreError(`${where}: zstd decode failed (${(err as Error).message})`);
   }
   if (recorded !== null && raw.byteLength < recorded) {
@@ -173,6 +188,8 @@ export interface BandWriteResult {
   written: number;
   /** Compressed bytes written. */
   bytes: number;
+  /** Keys of the chunk files written (`c/{row}/{column}`). */
+  keys: string[];
 }
 
 /** Throws {@link StoreError} unless `band` holds exactly the rows of chunk row `chunkRow`, whole width. */
@@ -214,10 +231,16 @@ export function chunkOfBand(
 /** Encodes a chunk and writes it to `file` (the directory must exist); returns the bytes written. */
 export function writeChunkFile(file: string, chunk: StoreTypedArray): number {
   const encoded = encodeChunk(chunk);
-  Deno.writeFileSync(file, encoded);
-  const n = encoded.length;
-  releaseBuffer(encoded);
-  return n;
+  const bytes = encoded.length;
+  try {
+    // createNew: a chunk file is written once; one already there means two writers share the directory.
+    Deno.writeFileSync(file, encoded, { createNew: true });
+  } catch (err) {
+    throw new StoreError(`${file}: cannot write the chunk (${(err as Error).message})`, { cause: err });
+  } finally {
+    releaseBuffer(encoded);
+  }
+  return bytes;
 }
 
 /**
@@ -238,18 +261,68 @@ export function writeChunkRow(
     (spec.dtype === "float32" ? scratch instanceof Float32Array : scratch instanceof Uint16Array);
   const own = !fits;
   const chunk = own ? allocate(spec.dtype, cr * cc) : scratch!;
-  const rowDir = path.join(arrayDir, "c", String(chunkRow));
+  const rowKey = `c/${chunkRow}`;
   let made = false;
-  const result: BandWriteResult = { written: 0, bytes: 0 };
-  for (let col = 0; col * cc < spec.shape[1]; col++) {
-    if (!chunkOfBand(spec, chunkRow, col, band, chunk)) continue;
-    if (!made) {
-      Deno.mkdirSync(rowDir, { recursive: true });
-      made = true;
+  const result: BandWriteResult = { written: 0, bytes: 0, keys: [] };
+  try {
+    for (let col = 0; col * cc < spec.shape[1]; col++) {
+      if (!chunkOfBand(spec, chunkRow, col, band, chunk)) continue;
+      if (!made) {
+        makeRowDir(arrayDir, rowKey);
+        made = true;
+      }
+      const key = `${rowKey}/${col}`;
+      result.bytes += writeChunkFile(path.join(arrayDir, key), chunk);
+      result.written++;
+      result.keys.push(key);
     }
-    result.bytes += writeChunkFile(path.join(rowDir, String(col)), chunk);
-    result.written++;
+  } finally {
+    if (own) releaseBuffer(chunk);
   }
-  if (own) releaseBuffer(chunk);
   return result;
+}
+
+/**
+ * Makes `c/` and `c/{row}` inside an array directory that must exist: never with `recursive`, so a temp
+ * array removed meanwhile (by a cleanup, or a deleted group) is an error, not silently recreated.
+ */
+function makeRowDir(arrayDir: string, rowKey: string): void {
+  for (const dir of [path.join(arrayDir, "c"), path.join(arrayDir, rowKey)]) {
+    try {
+      Deno.mkdirSync(dir);
+    } catch (err) {
+      if (err instanceof Deno.errors.AlreadyExists) continue;
+      if (err instanceof Deno.errors.NotFound) {
+        throw new StoreError(`${arrayDir}: the array directory disappeared while its chunks were written`);
+      }
+      throw new StoreError(`${dir}: cannot create (${(err as Error).message})`);
+    }
+  }
+}
+
+/**
+ * Reads and decodes one chunk file of the toolkit's codec chain (bytes + zstd), bounded: the file must be
+ * a regular file inside the store (`root`) no larger than a chunk can be, and it must decode to exactly
+ * `elements` values. An absent file is the fill value (null) unless `required` (the completion marker
+ * records it), which throws {@link StoreError} naming the chunk. `where` names the chunk in errors.
+ */
+export function readChunkFileSync(
+  root: string,
+  file: string,
+  dtype: StoreDtype | string,
+  elements: number,
+  opts: { required?: boolean; where?: string } = {},
+): StoreTypedArray | null {
+  const where = opts.where ?? file;
+  const limit = 2 * elements * (dtype === "uint16" ? 2 : 4) + 65536;
+  const bytes = readStoreFileSync(root, file, limit);
+  if (bytes === undefined) {
+    if (opts.required) {
+      throw new StoreError(
+        `${where}: chunk file missing (the completion marker records it): the array is damaged`,
+      );
+    }
+    return null;
+  }
+  return decodeChunk(bytes, dtype, elements, where);
 }

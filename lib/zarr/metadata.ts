@@ -13,7 +13,7 @@
  * @module
  */
 
-import { StoreError } from "./errors.ts";
+import { DamagedNodeError, StoreError } from "./errors.ts";
 import { pythonJson } from "./json.ts";
 
 /** Data types the toolkit writes. */
@@ -143,6 +143,53 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** Dimensions of an array at most (no array of this toolkit has more than 2). */
+export const MAX_DIMENSIONS = 32;
+
+/** Elements of one chunk at most: 32 Mi (a 1024 x 1024 chunk has 1 Mi). Bounds every chunk buffer. */
+export const MAX_CHUNK_ELEMENTS = 1 << 25;
+
+/** Chunks of an array's grid at most: 1 Mi (a skycell has 49). Bounds every loop over the grid. */
+export const MAX_GRID_CHUNKS = 1 << 20;
+
+/**
+ * Checks a shape and chunk shape before anything loops over them or allocates by them: whole numbers,
+ * sizes >= 0, chunk sizes >= 1, and grids and chunks within {@link MAX_GRID_CHUNKS} and
+ * {@link MAX_CHUNK_ELEMENTS}. Throws {@link DamagedNodeError} naming `where`.
+ */
+export function checkGrid(shape: unknown, chunks: unknown, where: string): asserts shape is number[] {
+  const bad = (what: string) => new DamagedNodeError(`${where}: ${what}`);
+  if (!Array.isArray(shape) || shape.length > MAX_DIMENSIONS) throw bad("invalid shape");
+  if (!shape.every((n) => Number.isSafeInteger(n) && n >= 0)) {
+    throw bad(`invalid shape ${JSON.stringify(shape)}: sizes must be whole numbers >= 0`);
+  }
+  if (!Array.isArray(chunks) || chunks.length !== shape.length) {
+    throw bad(`chunk shape ${JSON.stringify(chunks)} does not match shape ${JSON.stringify(shape)}`);
+  }
+  if (!chunks.every((n) => Number.isSafeInteger(n) && n >= 1)) {
+    throw bad(`invalid chunk shape ${JSON.stringify(chunks)}: sizes must be whole numbers >= 1`);
+  }
+  let elements = 1;
+  let count = 1;
+  for (let i = 0; i < shape.length; i++) {
+    elements *= chunks[i];
+    count *= Math.ceil(shape[i] / chunks[i]);
+  }
+  if (elements > MAX_CHUNK_ELEMENTS) {
+    throw bad(
+      `chunk shape ${JSON.stringify(chunks)} has ${elements} elements (at most ${MAX_CHUNK_ELEMENTS})`,
+    );
+  }
+  if (count > MAX_GRID_CHUNKS) {
+    throw bad(`shape ${JSON.stringify(shape)} makes a grid of ${count} chunks (at most ${MAX_GRID_CHUNKS})`);
+  }
+}
+
+function checkSeparator(sep: unknown, where: string): "/" | "." {
+  if (sep === "/" || sep === ".") return sep;
+  throw new DamagedNodeError(`${where}: chunk key separator ${JSON.stringify(sep)} (only "/" or ".")`);
+}
+
 /** Parses a v3 `zarr.json` document; `where` names it in errors. */
 export function parseV3(doc: unknown, where: string): NodeInfo {
   if (!isRecord(doc) || doc.zarr_format !== 3) throw new StoreError(`${where}: not Zarr format 3 metadata`);
@@ -154,12 +201,10 @@ export function parseV3(doc: unknown, where: string): NodeInfo {
   const shape = doc.shape;
   const grid = doc.chunk_grid as { name?: string; configuration?: { chunk_shape?: unknown } } | undefined;
   const chunks = grid?.configuration?.chunk_shape;
-  if (!Array.isArray(shape) || !shape.every(Number.isInteger)) {
-    throw new StoreError(`${where}: invalid shape`);
-  }
-  if (grid?.name !== "regular" || !Array.isArray(chunks) || chunks.length !== shape.length) {
+  if (grid?.name !== "regular" || !Array.isArray(chunks)) {
     throw new StoreError(`${where}: unsupported chunk grid`);
   }
+  checkGrid(shape, chunks, where);
   const codecList = Array.isArray(doc.codecs)
     ? doc.codecs as { name?: string; configuration?: unknown }[]
     : [];
@@ -168,7 +213,7 @@ export function parseV3(doc: unknown, where: string): NodeInfo {
     | { name?: string; configuration?: { separator?: string } }
     | undefined;
   const v2Keys = keyEnc?.name === "v2";
-  const sep = keyEnc?.configuration?.separator ?? (v2Keys ? "." : "/");
+  const sep = checkSeparator(keyEnc?.configuration?.separator ?? (v2Keys ? "." : "/"), where);
   const bytesConf = codecList[0]?.configuration as { endian?: string } | undefined;
   const dtype = String(doc.data_type);
   return {
@@ -195,11 +240,9 @@ export function parseV2(doc: unknown, attrs: unknown, where: string): NodeInfo {
   if (!("shape" in doc)) return { kind: "group", format: 2, attributes };
   const shape = doc.shape;
   const chunks = doc.chunks;
-  if (!Array.isArray(shape) || !Array.isArray(chunks) || shape.length !== chunks.length) {
-    throw new StoreError(`${where}: invalid shape or chunks`);
-  }
+  checkGrid(shape, chunks, where);
   const raw = String(doc.dtype);
-  const sep = typeof doc.dimension_separator === "string" ? doc.dimension_separator : ".";
+  const sep = checkSeparator(doc.dimension_separator ?? ".", where);
   const filters = Array.isArray(doc.filters)
     ? doc.filters.map((f) => String((f as { id?: string })?.id))
     : [];
@@ -208,7 +251,7 @@ export function parseV2(doc: unknown, attrs: unknown, where: string): NodeInfo {
     kind: "array",
     format: 2,
     shape,
-    chunks,
+    chunks: chunks as number[],
     dtype: V2_DTYPES[raw] ?? raw,
     fillValue: fillValue(doc.fill_value),
     codecs: [...filters, ...compressor],

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts ignore
- * const pool = new WorkerPool<Job, Done>(new URL("./encode_worker.ts", import.meta.url), 2);
+ * const pool = new WorkerPool<Job, Done>(new URL("./my_worker.ts", import.meta.url), 2);
  * const done = await pool.run(job, [job.band.buffer]);
  * pool.close();
  * ```
@@ -20,7 +20,39 @@ interface Pending<R> {
   reject: (e: Error) => void;
 }
 
-type Reply<R> = { id: number; result: R } | { id: number; error: string };
+/** An error as it crosses from a worker: its class name, message and system code survive. */
+interface ErrorReply {
+  name: string;
+  message: string;
+  code?: string;
+}
+
+type Reply<R> = { id: number; result: R } | { id: number; error: ErrorReply };
+
+/**
+ * An error thrown in a worker, rebuilt on this side with the same `name` (`StoreError`, `FitsError`,
+ * `UnreadableError`, ...), message and system `code` (`ENOSPC`, ...), so callers can tell a full disk
+ * from a bad file whichever thread met it.
+ */
+export class WorkerTaskError extends Error {
+  /** The system error code of the original error, if any. */
+  readonly code?: string;
+  /**
+   * Rebuilds the error.
+   * @param reply what the worker sent
+   */
+  constructor(reply: ErrorReply) {
+    super(reply.message);
+    this.name = reply.name;
+    if (reply.code) this.code = reply.code;
+  }
+}
+
+function errorReply(err: unknown): ErrorReply {
+  if (!(err instanceof Error)) return { name: "Error", message: String(err) };
+  const code = (err as { code?: unknown }).code ?? ((err.cause as { code?: unknown })?.code);
+  return { name: err.name, message: err.message, ...(typeof code === "string" ? { code } : {}) };
+}
 
 /** Runs tasks on a fixed number of Web Workers. */
 export class WorkerPool<T, R> {
@@ -101,7 +133,9 @@ export class WorkerPool<T, R> {
     worker.onmessage = (e: MessageEvent<Reply<R>>) => {
       const reply = e.data;
       if (reply.id !== job.id) return;
-      finish(() => "error" in reply ? job.reject(new Error(reply.error)) : job.resolve(reply.result));
+      finish(() =>
+        "error" in reply ? job.reject(new WorkerTaskError(reply.error)) : job.resolve(reply.result)
+      );
     };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
@@ -131,7 +165,7 @@ export function serveTasks<T, R>(
       const [result, transfer] = await handler(task);
       scope.postMessage({ id, result }, transfer);
     } catch (err) {
-      scope.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
+      scope.postMessage({ id, error: errorReply(err) });
     }
   };
 }

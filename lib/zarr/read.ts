@@ -15,15 +15,21 @@
  * @module
  */
 
-import * as fs from "node:fs/promises";
-import * as path from "node:path";
 import zlib from "node:zlib";
 import * as zarr from "zarrita";
 import FileSystemStore from "@zarrita/storage/fs";
-import { allocate, decodeChunk, releaseBuffer, type StoreTypedArray, zstdDecompress } from "./chunks.ts";
-import { StoreError } from "./errors.ts";
-import { type ArrayInfo, chunkGridShape } from "./metadata.ts";
+import {
+  allocate,
+  readChunkFileSync,
+  releaseBuffer,
+  type StoreTypedArray,
+  zstdDecompress,
+} from "./chunks.ts";
+import { DamagedNodeError, StoreError } from "./errors.ts";
+import { checkStoreFileSync, joinInside } from "./files.ts";
+import type { ArrayInfo } from "./metadata.ts";
 import type { ZarrStore } from "./store.ts";
+import { markerOf, maxChunkFileBytes, scanChunkFilesSync } from "./verify.ts";
 
 /** zarrita's zstd codec replaced by node:zlib's native one (2-3x faster; decode only is needed). */
 class NativeZstd {
@@ -59,7 +65,11 @@ export class ArrayReader {
   readonly info: ArrayInfo;
   /** File-system path of the array directory. */
   readonly dir: string;
+  /** File-system path of the store (every chunk file read must lie inside it). */
+  readonly root: string;
   #store: ZarrStore;
+  /** Keys of the chunks the completion marker says were left out as all fill; null: no such record. */
+  #fillChunks: Set<string> | null;
   #zarrita?: Promise<zarr.Array<zarr.DataType, FileSystemStore>>;
 
   /** @internal use {@link openArrayReader} */
@@ -74,6 +84,18 @@ export class ArrayReader {
     this.path = nodePath;
     this.info = info;
     this.dir = store.fsPath(nodePath);
+    this.root = store.root;
+    const marker = markerOf(info.attributes);
+    this.#fillChunks = marker?.complete && marker.fillChunks ? new Set(marker.fillChunks) : null;
+  }
+
+  /**
+   * True when the chunk file of `key` must exist: the array's completion marker records every chunk it
+   * left out as all fill, and this is not one of them. Without such a record (an array written by
+   * zarr-python), an absent chunk is the fill value, as Zarr says.
+   */
+  isRequired(key: string): boolean {
+    return this.#fillChunks !== null && !this.#fillChunks.has(key);
   }
 
   /** Height (rows). */
@@ -131,16 +153,29 @@ export class ArrayReader {
    */
   async readChunk(coords: readonly number[]): Promise<StoreTypedArray | null> {
     const [cr, cc] = this.info.chunks;
-    const file = path.join(this.dir, this.info.chunkKey(coords));
+    const key = this.info.chunkKey(coords);
+    const file = joinInside(this.dir, key);
     if (this.info.plainZstd) {
-      const bytes = await fs.readFile(file).catch((err) => {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-        throw new StoreError(`${file}: cannot read (${(err as Error).message})`);
-      });
-      return bytes && decodeChunk(bytes, this.info.dtype, cr * cc, file);
+      return readChunkFileSync(this.root, file, this.info.dtype, cr * cc, { required: this.isRequired(key) });
     }
     const arr = await this.#zarritaArray();
-    if (!(await fs.stat(file).then(() => true, () => false))) return null;
+    // The same bounds as our own chunks before zarrita reads the file whole.
+    const check = checkStoreFileSync(this.root, file);
+    if (check.kind === "absent") {
+      if (this.isRequired(key)) {
+        throw new StoreError(
+          `${file}: chunk file missing (the completion marker records it): the array is damaged`,
+        );
+      }
+      return null;
+    }
+    if (check.kind !== "file" || check.size > maxChunkFileBytes(this.info)) {
+      throw new DamagedNodeError(
+        `${file}: ${
+          check.kind === "file" ? `${check.size} bytes, larger than a chunk can be` : "not a file"
+        }`,
+      );
+    }
     let chunk: zarr.Chunk<zarr.DataType>;
     try {
       chunk = await arr.getChunk([...coords]);
@@ -206,7 +241,7 @@ export class ArrayReader {
 
   /** The chunk files present on disk, with their sizes (not decoded). */
   async chunkFiles(): Promise<ChunkFile[]> {
-    return await listChunkFiles(this.dir, this.info);
+    return await listChunkFiles(this.root, this.dir, this.info);
   }
 }
 
@@ -215,29 +250,7 @@ export async function openArrayReader(store: ZarrStore, nodePath: string): Promi
   return new ArrayReader(store, nodePath, await store.readArray(nodePath));
 }
 
-/**
- * The chunk files of an array directory, by trying every chunk key of the grid (so stray files are not
- * counted, and any key encoding works). Stats run in parallel in small batches.
- */
-export async function listChunkFiles(dir: string, info: ArrayInfo): Promise<ChunkFile[]> {
-  const grid = chunkGridShape(info);
-  let all: number[][] = [[]];
-  for (const n of grid) {
-    const next: number[][] = [];
-    for (const prefix of all) for (let i = 0; i < n; i++) next.push([...prefix, i]);
-    all = next;
-  }
-  const found: ChunkFile[] = [];
-  const BATCH = 64;
-  for (let i = 0; i < all.length; i += BATCH) {
-    const batch = await Promise.all(
-      all.slice(i, i + BATCH).map(async (coords) => {
-        const key = info.chunkKey(coords);
-        const st = await fs.stat(path.join(dir, key)).catch(() => null);
-        return st?.isFile() ? { coords, key, bytes: st.size } : null;
-      }),
-    );
-    for (const f of batch) if (f) found.push(f);
-  }
-  return found;
+/** The chunk files of an array directory, with their sizes (see verify.ts `scanChunkFilesSync`). */
+export function listChunkFiles(root: string, dir: string, info: ArrayInfo): Promise<ChunkFile[]> {
+  return Promise.resolve(scanChunkFilesSync(root, dir, info).files);
 }

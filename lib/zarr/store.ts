@@ -26,14 +26,12 @@ import * as path from "node:path";
 import {
   allocate,
   type BandWriteResult,
-  checkBand,
-  chunkOfBand,
   releaseBuffer,
   type StoreTypedArray,
   writeChunkRow,
 } from "./chunks.ts";
-import type { ChunkDone, ChunkTask } from "./encode_worker.ts";
-import { NodeNotFoundError, StoreError } from "./errors.ts";
+import { DamagedNodeError, NodeNotFoundError, StoreError, UnreadableError } from "./errors.ts";
+import { listDirectoriesSync, readStoreTextSync } from "./files.ts";
 import { parseJson, pythonJson } from "./json.ts";
 import { StoreLock, type StoreLockOptions } from "./lock.ts";
 import {
@@ -47,12 +45,9 @@ import {
   parseV3,
 } from "./metadata.ts";
 import { checkNodeName, checkNodePath, isTempName, joinNodePath, parseTempName, tempName } from "./names.ts";
+import { gridKeys, isMarkedComplete, MARKER_KEY, scanChunkFilesSync, verifyArrayFiles } from "./verify.ts";
 import { registerOwner } from "./owner.ts";
-import { WorkerPool } from "./pool.ts";
 import { TOOLKIT, VERSION } from "../version.ts";
-
-/** The attribute that holds the completion marker and provenance of arrays the toolkit wrote. */
-export const MARKER_KEY = "ps1_zarr";
 
 /** Provenance recorded with an array (all optional). */
 export interface Provenance {
@@ -72,6 +67,8 @@ export interface CompletionMarker extends Provenance {
   complete: true;
   /** Chunk files written (all-fill chunks are not written). */
   stored_chunks: number;
+  /** Keys of the chunks not written because they hold only the fill value; every other key has a file. */
+  fill_chunks: string[];
   /** When the array was committed (ISO 8601, UTC). */
   written_at: string;
   /** `ps1-zarr <version>`. */
@@ -88,6 +85,8 @@ export interface ChildNode {
   info: NodeInfo | null;
   /** Why the metadata could not be read. */
   error?: string;
+  /** True when `error` is a permission or I/O error (no evidence of damage). */
+  unreadable?: boolean;
 }
 
 /** Options of {@link ZarrStore.open}. */
@@ -96,8 +95,6 @@ export interface StoreOptions {
   create?: boolean;
   /** Lock timeout and wait callback. */
   lock?: StoreLockOptions;
-  /** Workers of the chunk encoding pool (default: the number of cores). */
-  workers?: number;
 }
 
 /** What committing an array did. */
@@ -114,23 +111,38 @@ export interface CommitResult {
   bytes: number;
 }
 
-async function readJson(file: string): Promise<unknown | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new StoreError(`${file}: cannot read (${(err as Error).message})`);
-  }
+/**
+ * Reads and parses a metadata file of the store (bounded, regular files only; see files.ts): undefined
+ * when absent, {@link DamagedNodeError} when it is not valid JSON, {@link UnreadableError} when it cannot
+ * be read.
+ */
+function readJsonSync(root: string, file: string): unknown | undefined {
+  const text = readStoreTextSync(root, file);
+  if (text === undefined) return undefined;
   try {
     return parseJson(text);
   } catch (err) {
-    throw new StoreError(`${file}: invalid JSON (${(err as Error).message})`);
+    throw new DamagedNodeError(`${file}: invalid JSON (${(err as Error).message})`);
   }
 }
 
 async function exists(p: string): Promise<boolean> {
   return await fs.stat(p).then(() => true, () => false);
+}
+
+/**
+ * The store's identity: its absolute path with every symbolic link resolved (for a store not created
+ * yet, its parent's real path and its name). The lock file, the owner records and temp names derive
+ * from it, so every way of reaching one store (an alias, a relative path) takes the same lock.
+ */
+export async function realStorePath(root: string): Promise<string> {
+  const absolute = path.resolve(root);
+  try {
+    return await Deno.realPath(absolute);
+  } catch {
+    const parent = await Deno.realPath(path.dirname(absolute)).catch(() => path.dirname(absolute));
+    return path.join(parent, path.basename(absolute));
+  }
 }
 
 /** Writes a file through a temporary name and a rename, so readers see the old or the new content. */
@@ -145,19 +157,23 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
   }
 }
 
+/**
+ * Test-only hooks: `betweenRenames` runs inside a replace, after the old array was moved aside and before
+ * the new one takes its name (under the lock), so a test can look at the store at exactly that moment.
+ * Never set outside tests.
+ */
+export const storeTestHooks: { betweenRenames?: (finalDir: string) => Promise<void> | void } = {};
+
 /** A Zarr directory store. */
 export class ZarrStore {
   /** Absolute path of the store directory. */
   readonly root: string;
   /** The store's lock. */
   readonly lock: StoreLock;
-  #workers: number;
-  #pool?: WorkerPool<ChunkTask, ChunkDone>;
 
   private constructor(root: string, opts: StoreOptions) {
     this.root = root;
     this.lock = new StoreLock(root, opts.lock);
-    this.#workers = opts.workers ?? (navigator.hardwareConcurrency || 1);
   }
 
   /**
@@ -165,7 +181,11 @@ export class ZarrStore {
    * lock). Throws {@link StoreError} when the path is not a Zarr store.
    */
   static async open(root: string, opts: StoreOptions = {}): Promise<ZarrStore> {
-    const store = new ZarrStore(path.resolve(root), opts);
+    const store = new ZarrStore(await realStorePath(root), opts);
+    const st = await Deno.stat(store.root).catch(() => null);
+    if (st && !st.isDirectory) {
+      throw new StoreError(`${store.root}: not a readable Zarr store (not a directory)`);
+    }
     const info = await store.readNode("").catch((err) => {
       throw new StoreError(`${store.root}: not a readable Zarr store (${(err as Error).message})`);
     });
@@ -196,22 +216,40 @@ export class ZarrStore {
     return path.join(this.root, ...checkNodePath(nodePath));
   }
 
-  /** Metadata of a node, format 3 or 2; null when the path holds none. Throws on unreadable metadata. */
-  async readNode(nodePath: string): Promise<NodeInfo | null> {
+  /**
+   * Metadata of a node, format 3 or 2; null when the path holds none. Throws {@link UnreadableError} when
+   * it cannot be read and {@link DamagedNodeError} when it is damaged (see files.ts).
+   */
+  readNodeSync(nodePath: string): NodeInfo | null {
     const dir = this.fsPath(nodePath);
-    const v3 = await readJson(path.join(dir, "zarr.json"));
-    if (v3 !== undefined) return parseV3(v3, path.join(dir, "zarr.json"));
+    const v3File = path.join(dir, "zarr.json");
+    const v3 = readJsonSync(this.root, v3File);
+    if (v3 !== undefined) return parseV3(v3, v3File);
     for (const file of [".zarray", ".zgroup"]) {
-      const v2 = await readJson(path.join(dir, file));
+      const v2File = path.join(dir, file);
+      const v2 = readJsonSync(this.root, v2File);
       if (v2 !== undefined) {
-        return parseV2(
-          v2,
-          await readJson(path.join(dir, ".zattrs")).catch(() => undefined),
-          path.join(dir, file),
-        );
+        let attrs: unknown;
+        try {
+          attrs = readJsonSync(this.root, path.join(dir, ".zattrs"));
+        } catch (err) {
+          // Attributes that cannot be read are not the array's data; damaged ones are damage.
+          if (err instanceof UnreadableError) throw err;
+          throw new DamagedNodeError(`${path.join(dir, ".zattrs")}: ${(err as Error).message}`);
+        }
+        return parseV2(v2, attrs, v2File);
       }
     }
     return null;
+  }
+
+  /** {@link readNodeSync}, as a promise (the reads are a few small files; see files.ts for why sync). */
+  readNode(nodePath: string): Promise<NodeInfo | null> {
+    try {
+      return Promise.resolve(this.readNodeSync(nodePath));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Metadata of an array; throws {@link NodeNotFoundError} or {@link StoreError} when it is not one. */
@@ -223,28 +261,32 @@ export class ZarrStore {
   }
 
   /**
-   * The child directories of a group with their metadata (sorted by name). Unreadable metadata is
-   * reported in `error`, not thrown. Files other than metadata are not children.
+   * The child directories of a group with their metadata (sorted by name). Metadata that cannot be read
+   * is reported in `error` (and `unreadable` for permission and I/O errors), not thrown. Files other than
+   * metadata are not children. Throws {@link UnreadableError} when the group cannot be listed.
    */
-  async listChildren(nodePath: string): Promise<ChildNode[]> {
+  listChildrenSync(nodePath: string): ChildNode[] {
     const dir = this.fsPath(nodePath);
-    let entries: import("node:fs").Dirent[];
-    try {
-      entries = await fs.readdir(dir, { withFileTypes: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw new StoreError(`${dir}: cannot list (${(err as Error).message})`);
-    }
-    const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
-    return await Promise.all(dirs.map(async (name): Promise<ChildNode> => {
+    return listDirectoriesSync(dir).map((name): ChildNode => {
       const childPath = joinNodePath(nodePath, name);
       try {
         checkNodeName(name);
-        return { name, path: childPath, info: await this.readNode(childPath) };
+        return { name, path: childPath, info: this.readNodeSync(childPath) };
       } catch (err) {
-        return { name, path: childPath, info: null, error: (err as Error).message };
+        const child: ChildNode = { name, path: childPath, info: null, error: (err as Error).message };
+        if (err instanceof UnreadableError) child.unreadable = true;
+        return child;
       }
-    }));
+    });
+  }
+
+  /** {@link listChildrenSync}, as a promise. */
+  listChildren(nodePath: string): Promise<ChildNode[]> {
+    try {
+      return Promise.resolve(this.listChildrenSync(nodePath));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Creates the group at `nodePath` and every missing parent, under the lock. Refuses a v2 store. */
@@ -299,17 +341,6 @@ export class ZarrStore {
     return new ArrayBuild(this, groupParts.join("/"), name, temp, spec);
   }
 
-  /** The shared chunk encoding pool (started on first use). */
-  encodePool(): WorkerPool<ChunkTask, ChunkDone> {
-    this.#pool ??= new WorkerPool(new URL("./encode_worker.ts", import.meta.url), this.#workers);
-    return this.#pool;
-  }
-
-  /** Workers of the encoding pool. */
-  get workers(): number {
-    return this.#workers;
-  }
-
   /**
    * Removes a node (array or group, with everything under it). It is first renamed to a `_temp_del_`
    * name under the lock, so an interrupted removal leaves a temp node, never a half-deleted array.
@@ -354,7 +385,7 @@ export class ZarrStore {
   ): Promise<void> {
     const file = path.join(this.fsPath(nodePath), "zarr.json");
     await this.lock.run(async () => {
-      const doc = await readJson(file) as Record<string, unknown> | undefined;
+      const doc = readJsonSync(this.root, file) as Record<string, unknown> | undefined;
       if (!doc) throw new NodeNotFoundError(`${file}: no Zarr format 3 node to update`);
       parseV3(doc, file);
       doc.attributes = update(structuredClone((doc.attributes ?? {}) as Record<string, unknown>));
@@ -362,11 +393,8 @@ export class ZarrStore {
     });
   }
 
-  /** Stops the encoding workers. */
-  close(): void {
-    this.#pool?.close();
-    this.#pool = undefined;
-  }
+  /** Nothing to release any more (kept so callers can close a store they are done with). */
+  close(): void {}
 
   /**
    * Finishes what a process that died left behind in temp node `tempPath` (call it only for orphans, see
@@ -385,7 +413,8 @@ export class ZarrStore {
       if (!(await exists(dir))) return "removed" as const;
       if (parsed.purpose !== "del" && checkNodeName(parsed.final) && !(await exists(finalDir))) {
         const info = await this.readNode(joinNodePath(...parts)).catch(() => null);
-        const whole = info?.kind === "array" && (parsed.purpose === "old" || isMarkedComplete(info));
+        const whole = info?.kind === "array" &&
+          (parsed.purpose === "old" || this.#isWhole(joinNodePath(...parts), info));
         if (whole) {
           await fs.rename(dir, finalDir);
           return parsed.purpose === "old" ? "restored" as const : "installed" as const;
@@ -395,6 +424,16 @@ export class ZarrStore {
     });
     if (outcome === "removed") await fs.rm(dir, { recursive: true, force: true });
     return outcome;
+  }
+
+  /** A marked-complete array whose recorded chunk files are all there (see verify.ts). */
+  #isWhole(nodePath: string, info: ArrayInfo): boolean {
+    if (!isMarkedComplete(info)) return false;
+    try {
+      return verifyArrayFiles(this.root, this.fsPath(nodePath), info).evidence.length === 0;
+    } catch {
+      return false;
+    }
   }
 
   /** @internal Renames a finished temp array into place under the lock (see {@link ArrayBuild.commit}). */
@@ -411,7 +450,9 @@ export class ZarrStore {
     const outcome = await this.lock.run(async () => {
       await this.#ensureGroupsLocked(checkNodePath(groupPath));
       const current = await this.readNode(joinNodePath(groupPath, name)).catch(() => null);
-      if (keepComplete && current?.kind === "array" && isMarkedComplete(current)) {
+      if (
+        keepComplete && current?.kind === "array" && this.#isWhole(joinNodePath(groupPath, name), current)
+      ) {
         return { replaced: false, kept: true };
       }
       // The temp array may have been removed meanwhile (a temp cleanup, or its group deleted): check
@@ -421,6 +462,7 @@ export class ZarrStore {
       }
       const present = await exists(finalDir);
       if (present) await fs.rename(finalDir, trash);
+      if (present) await storeTestHooks.betweenRenames?.(finalDir);
       try {
         await fs.rename(tempDir, finalDir);
       } catch (err) {
@@ -437,18 +479,12 @@ export class ZarrStore {
   }
 }
 
-/** True when an array's attributes carry the toolkit's completion marker. */
-export function isMarkedComplete(info: Pick<ArrayInfo, "attributes">): boolean {
-  const marker = info.attributes[MARKER_KEY] as { complete?: unknown } | undefined;
-  return marker?.complete === true;
-}
-
 /**
- * An array being built under a temporary name. Chunk rows are split into chunks here and the chunks
- * encoded by the store's worker pool ({@link writeChunkRow}), or encoded on this thread
- * ({@link writeChunkRowSync}), or written by the caller's own workers and counted with {@link addWritten}.
- * At most `maxInFlight` chunks wait for or sit in a worker at once, which bounds memory: one band and a
- * few chunk buffers, whatever the array's size.
+ * An array being built under a temporary name. Chunk rows are split into chunks and encoded on the
+ * calling thread ({@link writeChunkRow}), or by a worker given the build's {@link handle} (which calls
+ * `writeChunkRow` of chunks.ts and hands back what it wrote, to {@link addWritten}). Either way the build
+ * knows the key of every chunk file written, and {@link commit} checks them against the directory before
+ * the array is renamed into place: a temp array that lost files (or vanished) is never installed.
  */
 export class ArrayBuild {
   /** Store path of the group. */
@@ -462,16 +498,11 @@ export class ArrayBuild {
   /** File-system path of the temp array directory (where chunk files go). */
   readonly dir: string;
   #store: ZarrStore;
-  #inFlight = new Set<Promise<void>>();
-  #freeChunks: StoreTypedArray[] = [];
   #scratch?: StoreTypedArray;
   #bands = new WeakSet<StoreTypedArray>();
   #freeBands: StoreTypedArray[] = [];
-  #written: BandWriteResult = { written: 0, bytes: 0 };
-  #failure: Error | null = null;
+  #written = { bytes: 0, keys: new Set<string>() };
   #done = false;
-  /** Chunks queued for or being encoded by the workers, at most (twice the workers). */
-  readonly maxInFlight: number;
 
   /** @internal use {@link ZarrStore.beginArray} */
   constructor(store: ZarrStore, groupPath: string, name: string, temp: string, spec: ArraySpec) {
@@ -481,7 +512,11 @@ export class ArrayBuild {
     this.tempName = temp;
     this.spec = spec;
     this.dir = store.fsPath(joinNodePath(groupPath, temp));
-    this.maxInFlight = 2 * store.workers;
+  }
+
+  /** What a worker needs to write this build's chunks (plain data: it crosses to a Web Worker). */
+  handle(): BuildHandle {
+    return { dir: this.dir, spec: this.spec };
   }
 
   /** Number of chunk rows. */
@@ -516,46 +551,10 @@ export class ArrayBuild {
   }
 
   /**
-   * Splits chunk row `row` into chunks and queues the ones that are not all fill for the workers. Resolves
-   * once every chunk is queued (waiting while `maxInFlight` are); the band is copied, not kept, so it can
-   * be refilled then (a band from {@link takeBand} goes back to it). A wrong band size rejects at once; an
-   * encoding or write failure fails the {@link commit}.
+   * Splits chunk row `row` into chunks and writes the ones that are not all fill (encoded on this
+   * thread). A wrong band size, or a temp array that vanished, throws {@link StoreError}.
    */
-  async writeChunkRow(row: number, band: StoreTypedArray): Promise<void> {
-    this.#check();
-    checkBand(this.dir, this.spec, row, band);
-    const [cr, cc] = this.spec.chunks;
-    const rowDir = path.join(this.dir, "c", String(row));
-    let made = false;
-    for (let col = 0; col * cc < this.spec.shape[1]; col++) {
-      while (this.#inFlight.size >= this.maxInFlight) await Promise.race(this.#inFlight);
-      this.#check();
-      const chunk = this.#freeChunks.pop() ?? allocate(this.spec.dtype, cr * cc);
-      if (!chunkOfBand(this.spec, row, col, band, chunk)) {
-        this.#freeChunks.push(chunk);
-        continue;
-      }
-      if (!made) {
-        await fs.mkdir(rowDir, { recursive: true });
-        made = true;
-      }
-      const task: ChunkTask = { file: path.join(rowDir, String(col)), chunk };
-      const job = this.#store.encodePool().run(task, [chunk.buffer]).then(
-        (done) => {
-          this.addWritten({ written: 1, bytes: done.bytes });
-          this.#freeChunks.push(done.chunk);
-        },
-        (err) => {
-          this.#failure ??= new StoreError(`${task.file}: ${(err as Error).message}`);
-        },
-      ).finally(() => this.#inFlight.delete(job));
-      this.#inFlight.add(job);
-    }
-    this.#recycle(band);
-  }
-
-  /** Encodes and writes chunk row `row` on this thread (no workers). */
-  writeChunkRowSync(row: number, band: StoreTypedArray): void {
+  writeChunkRow(row: number, band: StoreTypedArray): void {
     this.#check();
     const n = this.spec.chunks[0] * this.spec.chunks[1];
     this.#scratch ??= allocate(this.spec.dtype, n);
@@ -563,17 +562,18 @@ export class ArrayBuild {
     this.#recycle(band);
   }
 
-  /** Counts chunk files written into {@link dir} by someone else (e.g. a decoding worker). */
-  addWritten(result: BandWriteResult): void {
-    this.#written.written += result.written;
+  /** Records chunk files written into {@link dir} by a worker holding the {@link handle}. */
+  addWritten(result: Pick<BandWriteResult, "bytes" | "keys">): void {
     this.#written.bytes += result.bytes;
+    for (const key of result.keys) this.#written.keys.add(key);
   }
 
   /**
-   * Waits for the queued rows, writes `zarr.json` with `attributes` plus the completion marker (with
-   * `provenance`), and renames the array into place under the lock. With `keepComplete`, an array
-   * already complete under the final name (another process finished first) is kept and ours discarded.
-   * On failure the temp array is removed and the error rethrown.
+   * Checks that every chunk file written is in the temp directory, writes `zarr.json` with `attributes`
+   * plus the completion marker (with `provenance`, the count of stored chunks and the keys of the
+   * all-fill chunks left out), and renames the array into place under the lock. With `keepComplete`, an
+   * array already complete under the final name (another process finished first) is kept and ours
+   * discarded. On failure the temp array is removed and the error rethrown.
    */
   async commit(
     attributes: Record<string, unknown>,
@@ -582,16 +582,27 @@ export class ArrayBuild {
   ): Promise<CommitResult> {
     this.#check();
     try {
-      await Promise.all(this.#inFlight);
-      if (this.#failure) throw this.#failure;
+      const written = this.#written.keys;
+      const info = { ...this.spec, chunkKey: (c: readonly number[]) => ["c", ...c].join("/") };
+      const onDisk = scanChunkFilesSync(this.#store.root, this.dir, info).files.map((f) => f.key);
+      const lost = [...written].filter((key) => !onDisk.includes(key));
+      if (lost.length > 0) {
+        throw new StoreError(
+          `${this.dir}: ${lost.length} chunk file(s) written are gone before the commit (${
+            lost.slice(0, 3).join(", ")
+          }); the temp array was changed by another process`,
+        );
+      }
       const marker: CompletionMarker = {
         ...provenance,
         complete: true,
-        stored_chunks: this.#written.written,
+        stored_chunks: written.size,
+        fill_chunks: gridKeys(info).filter((key) => !written.has(key)),
         written_at: new Date().toISOString(),
         writer: `${TOOLKIT} ${VERSION}`,
       };
       const meta = arrayMetadataJson(this.spec, { ...attributes, [MARKER_KEY]: marker });
+      // Not recreated when the directory vanished: writeFile fails on a missing parent.
       await fs.writeFile(path.join(this.dir, "zarr.json"), meta).catch((err) => {
         throw new StoreError(`${this.dir}: cannot write zarr.json (${(err as Error).message})`);
       });
@@ -606,7 +617,7 @@ export class ArrayBuild {
       return {
         path: joinNodePath(this.groupPath, this.name),
         ...outcome,
-        storedChunks: this.#written.written,
+        storedChunks: written.size,
         bytes: this.#written.bytes,
       };
     } catch (err) {
@@ -619,20 +630,25 @@ export class ArrayBuild {
   async abort(): Promise<void> {
     if (this.#done) return;
     this.#done = true;
-    await Promise.allSettled(this.#inFlight);
     this.#releaseBuffers();
     await fs.rm(this.dir, { recursive: true, force: true }).catch(() => {});
   }
 
-  // The chunk buffers are ours alone: free them now rather than at some later garbage collection.
+  // The chunk buffer is ours alone: free it now rather than at some later garbage collection.
   #releaseBuffers(): void {
-    for (const chunk of this.#freeChunks.splice(0)) releaseBuffer(chunk);
     if (this.#scratch) releaseBuffer(this.#scratch);
     this.#scratch = undefined;
   }
 
   #check(): void {
     if (this.#done) throw new StoreError(`${this.dir}: array build already finished`);
-    if (this.#failure) throw this.#failure;
   }
+}
+
+/** What a worker needs to write the chunks of an {@link ArrayBuild} (see {@link ArrayBuild.handle}). */
+export interface BuildHandle {
+  /** The temp array directory. */
+  dir: string;
+  /** Shape, type and chunks. */
+  spec: ArraySpec;
 }

@@ -76,7 +76,7 @@ export async function buildStore(
   sources: SourceArray[],
   opts: BuildOptions = {},
 ): Promise<void> {
-  const store = await ZarrStore.open(storePath, { create: true, workers: 1 });
+  const store = await ZarrStore.open(storePath, { create: true });
   try {
     for (const src of sources) {
       const group = opts.layout === "legacy"
@@ -88,7 +88,7 @@ export async function buildStore(
       for (let row = 0; row < build.chunkRows; row++) {
         const [y0, y1] = build.rowsOf(row);
         const band = src.pixels.slice(y0 * src.width, y1 * src.width) as StoreTypedArray;
-        build.writeChunkRowSync(row, band);
+        build.writeChunkRow(row, band);
       }
       const headerOn = opts.headerOn ?? "array";
       await build.commit(headerOn === "array" ? { header: src.header } : {});

@@ -92,7 +92,7 @@ export async function writeSkycell(
       const data = (opts.pixels ?? defaultPixels)(kind, h.width, h.height);
       for (let row = 0; row < build.chunkRows; row++) {
         const [y0, y1] = build.rowsOf(row);
-        build.writeChunkRowSync(row, data.slice(y0 * h.width, y1 * h.width) as StoreTypedArray);
+        build.writeChunkRow(row, data.slice(y0 * h.width, y1 * h.width) as StoreTypedArray);
       }
       await build.commit({ header: h[kind] }, { source: "test" });
     }

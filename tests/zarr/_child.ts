@@ -42,9 +42,8 @@ export function expectedImage(name: string, seed: number): StoreTypedArray {
   return testImage(spec.dtype, spec.shape[0], spec.shape[1], { seed, border: seed % 3 === 0 ? 300 : 10 });
 }
 
-async function writeOne(store: ZarrStore, group: string, name: string, seed: number, mode: "pool" | "sync") {
+async function writeOne(store: ZarrStore, group: string, name: string, seed: number) {
   const result = await writeImage(store, group, name, testSpec(name), expectedImage(name, seed), {
-    mode,
     attributes: { header: `seed ${seed}`, test_seed: seed },
   });
   console.log(`committed ${result.path} ${seed}`);
@@ -69,13 +68,13 @@ if (import.meta.main) {
   } else if (mode === "write-loop" || mode === "write-set") {
     const seed = Number(a);
     const next = rng(seed);
-    const store = await ZarrStore.open(storePath, { create: true, workers: 2 });
+    const store = await ZarrStore.open(storePath, { create: true });
     console.log("ready");
     const count = mode === "write-set" ? Number(b) : Infinity;
     for (let k = 0; k < count; k++) {
       const group = TEST_GROUPS[Math.floor(next() * TEST_GROUPS.length)];
       const name = TEST_ARRAYS[Math.floor(next() * TEST_ARRAYS.length)];
-      await writeOne(store, group, name, seed * 1000 + k, k % 2 === 0 ? "pool" : "sync");
+      await writeOne(store, group, name, seed * 1000 + k);
     }
     store.close();
     console.log("done");

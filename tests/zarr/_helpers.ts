@@ -91,7 +91,6 @@ export async function writeImage(
   spec: ArraySpec,
   image: StoreTypedArray,
   opts: {
-    mode?: "pool" | "sync";
     attributes?: Record<string, unknown>;
     provenance?: Provenance;
     keepComplete?: boolean;
@@ -103,8 +102,7 @@ export async function writeImage(
     const [y0, y1] = build.rowsOf(row);
     const band = build.takeBand(row);
     band.set(image.subarray(y0 * width, y1 * width));
-    if (opts.mode === "sync") build.writeChunkRowSync(row, band);
-    else await build.writeChunkRow(row, band);
+    build.writeChunkRow(row, band);
   }
   return await build.commit(opts.attributes ?? { header: "" }, opts.provenance ?? {}, {
     keepComplete: opts.keepComplete,
@@ -114,10 +112,9 @@ export async function writeImage(
 /** Runs `fn` with a fresh store in a temporary directory, removed afterwards. */
 export async function withStore<T>(
   fn: (store: ZarrStore, dir: string) => Promise<T>,
-  opts: { workers?: number } = {},
 ): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "zarr_test_" });
-  const store = await ZarrStore.open(path.join(dir, "s.zarr"), { create: true, workers: opts.workers ?? 2 });
+  const store = await ZarrStore.open(path.join(dir, "s.zarr"), { create: true });
   try {
     return await fn(store, dir);
   } finally {

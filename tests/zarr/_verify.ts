@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { listStore } from "../../lib/zarr/layout.ts";
 import { listChunkFiles, openArrayReader } from "../../lib/zarr/read.ts";
-import { isMarkedComplete, MARKER_KEY, ZarrStore } from "../../lib/zarr/store.ts";
+import { ZarrStore } from "../../lib/zarr/store.ts";
+import { isMarkedComplete, MARKER_KEY } from "../../lib/zarr/verify.ts";
 import { expectedImage, TEST_GROUPS } from "./_child.ts";
 import { assertSameBits } from "./_helpers.ts";
 
@@ -46,7 +47,7 @@ export async function verifyStore(root: string): Promise<StoreCheck> {
           expectedImage(child.name, seed),
           child.path,
         );
-        const files = await listChunkFiles(reader.dir, info);
+        const files = await listChunkFiles(reader.root, reader.dir, info);
         const marker = info.attributes[MARKER_KEY] as { stored_chunks: number };
         assert.equal(files.length, marker.stored_chunks, `${child.path}: chunk files`);
         arrays.push(child.path);

@@ -3,7 +3,8 @@ import * as path from "node:path";
 import { hostToken, parseTempName, tempOwner } from "../../lib/zarr/names.ts";
 import { isOrphanTemp, ownersDir } from "../../lib/zarr/owner.ts";
 import { openArrayReader } from "../../lib/zarr/read.ts";
-import { isMarkedComplete, ZarrStore } from "../../lib/zarr/store.ts";
+import { ZarrStore } from "../../lib/zarr/store.ts";
+import { isMarkedComplete } from "../../lib/zarr/verify.ts";
 import { assertSameBits, testImage, withStore, writeImage } from "./_helpers.ts";
 
 const SPEC = {
