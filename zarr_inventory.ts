@@ -41,7 +41,7 @@ import {
 } from "./lib/inventory/report.ts";
 import { MappingCsvError } from "./lib/ps1/mapping.ts";
 import { StoreError } from "./lib/zarr/errors.ts";
-import { DEFAULT_BANDS } from "./lib/zarr/layout.ts";
+import { DEFAULT_BANDS, DEFAULT_INVENTORY_DIR, DEFAULT_STORE_PATH } from "./lib/store/layout.ts";
 import { ZarrStore } from "./lib/zarr/store.ts";
 
 export { cleanup, inventory };
@@ -103,8 +103,8 @@ Examples:
 `;
 
 const FLAGS = {
-  "zarr-path": { type: "string", default: "data/ps1_skycells_zarr/ps1_skycells.zarr" },
-  "output-dir": { type: "string", default: "data/zarr_inventory" },
+  "zarr-path": { type: "string", default: DEFAULT_STORE_PATH },
+  "output-dir": { type: "string", default: DEFAULT_INVENTORY_DIR },
   "cleanup-temp": { type: "boolean", default: false },
   "cleanup-corrupt": { type: "boolean", default: false },
   "cleanup-incomplete": { type: "boolean", default: false },

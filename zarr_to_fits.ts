@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { EXIT, intFlag, parseFlags, printError, UsageError } from "./lib/cli/args.ts";
 import { createLogger, type Logger } from "./lib/cli/log.ts";
 import { formatMB } from "./lib/cli/progress.ts";
-import { ALL_BANDS, type ArrayKind } from "./lib/zarr/layout.ts";
+import { ALL_BANDS, type ArrayKind, DEFAULT_EXTRACT_DIR, DEFAULT_STORE_PATH } from "./lib/store/layout.ts";
 import { ZarrStore } from "./lib/zarr/store.ts";
 import { parseSkycell, SkycellNameError } from "./lib/ps1/skycell.ts";
 import {
@@ -38,9 +38,9 @@ export * from "./lib/extract/mod.ts";
 
 const NAME = "zarr_to_fits";
 /** Default store path, as the Python tool's. */
-export const DEFAULT_ZARR_PATH = "data/ps1_skycells_zarr/ps1_skycells.zarr";
+export const DEFAULT_ZARR_PATH = DEFAULT_STORE_PATH;
 /** Default output directory, as the Python tool's. */
-export const DEFAULT_OUTPUT_DIR = "extracted_fits";
+export const DEFAULT_OUTPUT_DIR = DEFAULT_EXTRACT_DIR;
 
 const USAGE = `Usage: zarr_to_fits.ts [options]
 

@@ -15,7 +15,7 @@ import { SkycellSynth } from "../lib/archive/synth.ts";
 import { formatCard } from "../lib/fits/card.ts";
 import { BandPool, extractArray } from "../lib/extract/mod.ts";
 import { defaultChunks } from "../lib/zarr/metadata.ts";
-import { skycellGroupPath } from "../lib/zarr/layout.ts";
+import { skycellGroupPath } from "../lib/store/layout.ts";
 import { ZarrStore } from "../lib/zarr/store.ts";
 import { rawCopy } from "./_io.ts";
 

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { writeDemoArchive } from "../lib/archive/synth.ts";
 import { openImage } from "../lib/fits/image.ts";
 import { localPath } from "../lib/ps1/urls.ts";
-import { ARRAY_KINDS, dtypeOf } from "../lib/zarr/layout.ts";
+import { ARRAY_KINDS, dtypeOf } from "../lib/store/layout.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const benchDir = path.join(repoRoot, ".cache", "bench");

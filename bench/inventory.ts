@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { formatCard, headerText, setCard, splitCards } from "../lib/fits/card.ts";
 import { encodeChunk } from "../lib/zarr/chunks.ts";
-import { ARRAY_KINDS, arrayName, dtypeOf, skycellGroupPath } from "../lib/zarr/layout.ts";
+import { ARRAY_KINDS, arrayName, dtypeOf, skycellGroupPath } from "../lib/store/layout.ts";
 import { MARKER_KEY } from "../lib/zarr/verify.ts";
 import { arrayMetadataJson, groupMetadataJson } from "../lib/zarr/metadata.ts";
 import { inventory } from "../lib/inventory/mod.ts";

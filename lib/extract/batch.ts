@@ -22,7 +22,7 @@ import {
   listStore,
   parseArrayName,
   type SkycellNode,
-} from "../zarr/layout.ts";
+} from "../store/layout.ts";
 import type { ZarrStore } from "../zarr/store.ts";
 import { BandPool } from "./bands.ts";
 import { SkycellNotFoundError } from "./errors.ts";

@@ -48,3 +48,15 @@ export class OutputExistsError extends ExtractError {
     this.name = "OutputExistsError";
   }
 }
+
+/**
+ * The array is damaged or cannot be read (a chunk its completion marker records is gone, metadata that
+ * breaks the contract, permissions): extraction refuses rather than fill the gap with the fill value.
+ */
+export class ArrayDamagedError extends ExtractError {
+  /** Creates the error. @param message one line naming the array and the first piece of evidence */
+  constructor(message: string) {
+    super(message);
+    this.name = "ArrayDamagedError";
+  }
+}

@@ -31,11 +31,12 @@ import {
   findSkycell,
   headerOf,
   type SkycellNode,
-} from "../zarr/layout.ts";
+} from "../store/layout.ts";
 import { type ArrayReader, openArrayReader } from "../zarr/read.ts";
 import type { ZarrStore } from "../zarr/store.ts";
 import { BandPool, rowRanges, threadBands, type Window, workerBands } from "./bands.ts";
-import { ArrayNotFoundError, OutputExistsError, SkycellNotFoundError } from "./errors.ts";
+import { ArrayDamagedError, ArrayNotFoundError, OutputExistsError, SkycellNotFoundError } from "./errors.ts";
+import { arrayState, pixelProblems } from "../store/state.ts";
 import {
   cutoutHeader,
   cutoutHistory,
@@ -165,6 +166,12 @@ export async function openSourceArray(
         have.length ? have.join(", ") : "none"
       })`,
     );
+  }
+  const verdict = arrayState(store, child, { kind: sel.kind, groupAttributes: node.group?.attributes });
+  const damage = pixelProblems(verdict);
+  if (damage.length > 0) {
+    const what = verdict.state === "unreadable" ? "cannot be read" : "is damaged";
+    throw new ArrayDamagedError(`${store.root}/${child.path} ${what}: ${damage[0].message}`);
   }
   const reader = await openArrayReader(store, child.path);
   const header = headerOf(reader.info, node.group);

@@ -1,6 +1,7 @@
 /**
  * What the store holds, for `--list`: projection cells, their skycells, and per skycell how many of the
- * expected arrays (12 for bands r, i, z, y) are there. Reads metadata only.
+ * expected arrays (12 for bands r, i, z, y) are complete, by the store layer's verdict (the same the
+ * inventory and the download follow). Reads metadata and chunk directory entries only.
  *
  * @example
  * ```ts ignore
@@ -10,7 +11,8 @@
  * @module
  */
 
-import { ALL_BANDS, DEFAULT_BANDS, expectedArrayNames, listStore } from "../zarr/layout.ts";
+import { ALL_BANDS, DEFAULT_BANDS, expectedArrayNames, listStore, parseArrayName } from "../store/layout.ts";
+import { arrayState } from "../store/state.ts";
 import type { ZarrStore } from "../zarr/store.ts";
 
 /** One skycell group and its arrays. */
@@ -25,17 +27,17 @@ export interface SkycellContents {
   path: string;
   /** Arrays present (readable array metadata), in band and kind order. */
   arrays: string[];
-  /** How many of the expected arrays are present. */
+  /** How many of the expected arrays are complete. */
   present: number;
   /** How many arrays a complete skycell has. */
   expected: number;
-  /** Expected arrays that are absent. */
+  /** Expected arrays that are absent or not complete (damaged, unreadable). */
   missing: string[];
   /** Present arrays beyond the expected ones (e.g. the opt-in g band). */
   extra: string[];
-  /** All expected arrays present. */
+  /** All expected arrays complete. */
   complete: boolean;
-  /** Arrays whose metadata could not be read, and temp arrays, as `name: why`. */
+  /** Arrays that are not complete (with the first piece of evidence), and temp arrays, as `name: why`. */
   problems: string[];
 }
 
@@ -77,14 +79,21 @@ export async function listContents(
   for (const node of listing.skycells) {
     const problems: string[] = [];
     const arrays: string[] = [];
+    const complete = new Set<string>();
     for (const child of node.arrays) {
       if (child.info?.kind === "array") arrays.push(child.name);
-      else problems.push(`${child.name}: ${child.error ?? "no array metadata"}`);
+      const verdict = arrayState(store, child, {
+        kind: parseArrayName(child.name)!.kind,
+        groupAttributes: node.group?.attributes,
+      });
+      if (verdict.state === "complete") complete.add(child.name);
+      else {problems.push(
+          `${child.name}: ${verdict.state} (${verdict.problems[0]?.message ?? "no array metadata"})`,
+        );}
     }
     for (const temp of node.temps) problems.push(`${temp.name}: temporary array`);
     arrays.sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b));
-    const have = new Set(arrays);
-    const missing = expected.filter((name) => !have.has(name));
+    const missing = expected.filter((name) => !complete.has(name));
     const entry: SkycellContents = {
       name: node.name,
       projection: node.projection,

@@ -16,7 +16,7 @@
  */
 
 export { ZarrStore } from "../zarr/store.ts";
-export type { ArrayKind } from "../zarr/layout.ts";
+export type { ArrayKind } from "../store/layout.ts";
 export * from "./errors.ts";
 export * from "./wcs.ts";
 export * from "./region.ts";

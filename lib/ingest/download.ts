@@ -24,11 +24,18 @@ import { type ImageGeometry, peekImage } from "../fits/peek.ts";
 import { Semaphore } from "../semaphore.ts";
 import { type Logger, silentLogger } from "../cli/log.ts";
 import { ArchiveClient, FetchAbortedError, NotFoundError } from "../ps1/archive_client.ts";
+import { checkIdentity } from "../ps1/identity.ts";
 import { MappingCsvError } from "../ps1/mapping.ts";
 import { parseSkycell } from "../ps1/skycell.ts";
 import { archiveBaseUrl, archiveUrl, type FileKind, localPath } from "../ps1/urls.ts";
 import { defaultChunks } from "../zarr/metadata.ts";
-import { dtypeOf } from "../zarr/layout.ts";
+import {
+  DEFAULT_BANDS,
+  DEFAULT_LOCAL_DATA_PATH,
+  DEFAULT_OUTPUT_DIR,
+  dtypeOf,
+  STORE_NAME,
+} from "../store/layout.ts";
 import { isTempName, joinNodePath, ownerToken, parseOwnerToken, parseTempName } from "../zarr/names.ts";
 import { isOrphanTemp, isOwnerGone, registerOwner } from "../zarr/owner.ts";
 import { WorkerPool } from "../zarr/pool.ts";
@@ -36,7 +43,7 @@ import { type ArrayBuild, ZarrStore } from "../zarr/store.ts";
 import type { IngestDone, IngestTask } from "./ingest_worker.ts";
 import {
   type ArrayJob,
-  checkBands,
+  checkDownloadBands,
   DownloadOptionError,
   parseShard,
   planSkycell,
@@ -47,8 +54,26 @@ import {
   type SkycellPlan,
 } from "./plan.ts";
 
-/** The store directory name inside the output dir. */
-export const STORE_NAME = "ps1_skycells.zarr";
+/** A file that is not the skycell, band or kind asked for (its header says so). */
+export class IdentityMismatchError extends Error {
+  /** @param message one line naming the file and the mismatch */
+  constructor(message: string) {
+    super(message);
+    this.name = "IdentityMismatchError";
+  }
+}
+
+/**
+ * True when an error is the store's, not the file's (a full or read-only disk, a store that cannot be
+ * written): no other array can succeed either, so the run stops instead of fetching again. Worker errors
+ * keep their class name and system code (see `WorkerTaskError`).
+ */
+export function isStoreFailure(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; cause?: { code?: string } };
+  const code = e?.code ?? e?.cause?.code;
+  if (code === "ENOSPC" || code === "EROFS" || code === "EDQUOT") return true;
+  return e?.name === "StoreError" || e?.name === "UnreadableError" || e?.name === "DamagedNodeError";
+}
 
 /** Options of {@link downloadAndStorePs1Data}, mirroring the CLI flags. */
 export interface DownloadOptions {
@@ -249,7 +274,7 @@ function positiveInt(name: string, v: number | undefined, fallback: number, min 
 }
 
 function resolveOptions(o: DownloadOptions): Resolved {
-  const outputDir = path.resolve(o.zarrOutputDir ?? path.join("data", "ps1_skycells_zarr"));
+  const outputDir = path.resolve(o.zarrOutputDir ?? DEFAULT_OUTPUT_DIR);
   const timeout = o.timeout ?? 60;
   if (!(timeout > 0)) throw new DownloadOptionError(`--timeout: expected seconds > 0, got ${o.timeout}`);
   return {
@@ -260,8 +285,8 @@ function resolveOptions(o: DownloadOptions): Resolved {
     outputDir,
     storePath: path.join(outputDir, STORE_NAME),
     dataRoot: path.dirname(outputDir),
-    localRoot: path.resolve(o.localDataPath ?? path.join("data", "ps1_skycells")),
-    bands: checkBands(o.bands ?? ["r", "i", "z", "y"]),
+    localRoot: path.resolve(o.localDataPath ?? DEFAULT_LOCAL_DATA_PATH),
+    bands: checkDownloadBands(o.bands ?? DEFAULT_BANDS),
     baseUrl: archiveBaseUrl(o.archiveUrl),
     maxConnections: positiveInt("--max-connections", o.maxConnections, 8),
     retries: positiveInt("--retries", o.retries, 5, 0),
@@ -350,6 +375,7 @@ class DownloadRun {
   #consecutiveFailures = 0;
   #anySuccess = false;
   #breakerMessage = "";
+  #storeMessage = "";
   #skycells: string[] = [];
   #rss?: RssSampler;
   #peakRss = 0;
@@ -532,6 +558,9 @@ class DownloadRun {
     if (interrupted) {
       return this.#result("interrupted", `interrupted: ${done}${missing}`, cfg.storePath, produced);
     }
+    if (this.#storeMessage) {
+      return this.#result("error", `${this.#storeMessage}; ${done}`, cfg.storePath, produced);
+    }
     if (this.#breakerMessage) {
       const status = this.#anySuccess || produced.count > 0 ? "incomplete" : "error";
       return this.#result(status, `${this.#breakerMessage}; ${done}`, cfg.storePath, produced);
@@ -590,6 +619,11 @@ class DownloadRun {
       this.#stats.arraysSkipped++;
       this.#progress.arraysDone++;
     }
+    for (const { reason } of plan.damaged) this.#log.warn(`${reason}; fetching it again`);
+    // An array this process cannot read may be healthy: it is never replaced (that would remove it).
+    for (const { job, reason } of plan.unreadable) {
+      this.#fail(job, this.#cfg!.storePath, `${reason}; left as it is (not replaced)`);
+    }
     let written = 0;
     let failed = 0;
     await Promise.all(plan.fetch.map(async (job) => {
@@ -628,7 +662,9 @@ class DownloadRun {
           return action;
         } catch (err) {
           if (signal.aborted) return "aborted";
-          this.#log.warn(`${local}: unreadable (${(err as Error).message}); fetching from the archive`);
+          if (isStoreFailure(err)) return this.#storeFailed(job, local, err as Error);
+          const what = err instanceof IdentityMismatchError ? "not the file asked for" : "unreadable";
+          this.#log.warn(`${local}: ${what} (${(err as Error).message}); fetching from the archive`);
         }
       } else {
         this.#log.debug(`${local}: not in the local mirror; fetching from the archive`);
@@ -640,15 +676,16 @@ class DownloadRun {
     for (let attempt = 1; attempt <= attempts && !signal.aborted; attempt++) {
       const spoolFile = path.join(this.#spool, `${job.skycell}.${job.name}.${attempt}.fits`);
       let geometry: ImageGeometry | undefined;
+      let finalUrl = "";
       try {
-        await this.#client!.fetchToFile(url, spoolFile, {
+        ({ finalUrl } = await this.#client!.fetchToFile(url, spoolFile, {
           signal,
           onBytes: (n) => {
             this.#stats.bytesDownloaded += n;
             this.#progress.bytesDownloaded += n;
           },
           validate: async (p) => void (geometry = await peekImage(p, url)),
-        });
+        }));
       } catch (err) {
         if (err instanceof FetchAbortedError || signal.aborted) return "aborted";
         if (err instanceof NotFoundError) {
@@ -664,10 +701,13 @@ class DownloadRun {
       this.#consecutiveFailures = 0;
       this.#anySuccess = true;
       try {
-        return (await this.#ingest(job, spoolFile, url, geometry)).action;
+        return (await this.#ingest(job, spoolFile, finalUrl || url, geometry)).action;
       } catch (err) {
         if (signal.aborted) return "aborted";
+        if (isStoreFailure(err)) return this.#storeFailed(job, url, err as Error);
         lastError = (err as Error).message;
+        // The archive serving another file under this name will serve it again: no second try.
+        if (err instanceof IdentityMismatchError) break;
         if (attempt < attempts) {
           this.#stats.redownloads++;
           this.#log.warn(`${url}: ${lastError}; fetching again`);
@@ -678,6 +718,17 @@ class DownloadRun {
     }
     if (signal.aborted) return "aborted";
     this.#fail(job, url, lastError);
+    return "failed";
+  }
+
+  /** A failure of the store itself: recorded, and the whole run stops (status `error`). */
+  #storeFailed(job: ArrayJob, source: string, err: Error): "failed" {
+    this.#fail(job, source, err.message);
+    if (!this.#storeMessage) {
+      this.#storeMessage = `stopped: the store cannot take more (${err.message})`;
+      this.#log.error(this.#storeMessage);
+      this.#stop.abort();
+    }
     return "failed";
   }
 
@@ -707,6 +758,12 @@ class DownloadRun {
   ): Promise<{ done: IngestDone; action: "written" | "kept" }> {
     // The headers of a download were read by its validation; a local file's are read here.
     const geometry = known ?? await peekImage(file, source);
+    const mismatch = checkIdentity(geometry.identity, {
+      skycell: job.skycell,
+      band: job.band,
+      kind: job.kind,
+    });
+    if (mismatch) throw new IdentityMismatchError(`${source}: ${mismatch}`);
     const shape: [number, number] = [geometry.height, geometry.width];
     const spec = { shape, dtype: dtypeOf(job.kind), chunks: defaultChunks(shape) };
     const build: ArrayBuild = await this.#store!.beginArray(job.group, job.name, spec);
@@ -718,10 +775,12 @@ class DownloadRun {
       throw err;
     }
     build.addWritten(done);
+    for (const w of done.warnings) this.#log.warn(w);
     const committed = await build.commit({ header: done.header }, {
       source,
       source_bytes: done.sourceBytes,
       source_digest: done.digest,
+      ...(done.warnings.length > 0 ? { warnings: done.warnings } : {}),
     }, { keepComplete: !this.#o.overwrite });
     this.#stats.bytesDecoded += done.decodedBytes;
     this.#stats.bytesStored += done.bytes;

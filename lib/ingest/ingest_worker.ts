@@ -1,12 +1,14 @@
 /**
  * Worker of the ingest pool: turns one FITS file (a download or a local mirror file) into the chunk files
  * of a temporary array, row band by row band, so at most one chunk row of decoded pixels is in memory.
- * It checks the file's `DATASUM`/`CHECKSUM` cards, digests the file (SHA-256, for the provenance) and
- * returns the store header string (astropy's form), which the main thread commits with the array.
+ * It reads only the FITS part of the file (`[0, end of the last HDU)`: trailing bytes cost nothing), checks
+ * its `DATASUM`/`CHECKSUM` cards, digests it (SHA-256, for the provenance) and returns the store header
+ * string (astropy's form), which the main thread commits with the array.
  * @module
  */
 
 import { createHash } from "node:crypto";
+import { readFitsExtentSync } from "../fits/extent.ts";
 import { scanHdus } from "../fits/hdu.ts";
 import { openImage } from "../fits/image.ts";
 import { verifyChecksums } from "../fits/verify.ts";
@@ -40,6 +42,8 @@ export interface IngestDone {
   digest: string;
   /** HDUs whose checksum cards were verified. */
   checksums: number;
+  /** Oddities accepted (a stale `CHECKSUM` over intact data, trailing bytes), one line each. */
+  warnings: string[];
   /** Decoded bytes (pixels x element size). */
   decodedBytes: number;
   /** CPU-heavy time in the worker, ms. */
@@ -53,13 +57,13 @@ let chunkMemory = new ArrayBuffer(0);
 let fileBuffer: Uint8Array<ArrayBuffer> = new Uint8Array(0);
 
 /**
- * Reads a whole file into a buffer kept across tasks: first writes to freshly allocated memory are slow
- * on these machines (about 0.3 s per 100 MB), so one grow-only buffer beats a new one per file.
+ * Reads the first `size` bytes of a file into a buffer kept across tasks: first writes to freshly
+ * allocated memory are slow on these machines (about 0.3 s per 100 MB), so one grow-only buffer beats a
+ * new one per file. `size` is the end of the FITS data, so bytes after it are never read.
  */
-function readWhole(file: string): Uint8Array<ArrayBuffer> {
+function readPrefix(file: string, size: number): Uint8Array<ArrayBuffer> {
   const handle = Deno.openSync(file, { read: true });
   try {
-    const size = handle.statSync().size;
     if (fileBuffer.length < size) fileBuffer = new Uint8Array(Math.ceil(size * 1.1));
     const bytes = fileBuffer.subarray(0, size);
     let got = 0;
@@ -91,10 +95,12 @@ function sha256(bytes: Uint8Array): string {
 
 function ingest(task: IngestTask): IngestDone {
   const start = performance.now();
-  const bytes = readWhole(task.fitsPath);
+  const extent = readFitsExtentSync(task.fitsPath, task.source);
+  const bytes = readPrefix(task.fitsPath, extent.end);
   const digest = sha256(bytes);
   const hdus = scanHdus(bytes, task.source);
-  const { datasums, checksums } = verifyChecksums(bytes, hdus, task.source);
+  const { datasums, checksums, warnings } = verifyChecksums(bytes, hdus, task.source);
+  if (extent.warning) warnings.push(extent.warning);
   const image = openImage(bytes, { source: task.source });
   const { spec, dir } = task.build;
   const [height, width] = spec.shape;
@@ -126,6 +132,7 @@ function ingest(task: IngestTask): IngestDone {
     sourceBytes: bytes.length,
     digest: `sha256:${digest}`,
     checksums: Math.max(datasums, checksums),
+    warnings,
     decodedBytes: width * height * (type === "float32" ? 4 : 2),
     ms: performance.now() - start,
   };

@@ -3,20 +3,25 @@
  * sector/camera/CCD), the shard of it this process takes, and per skycell the arrays to fetch and the ones
  * already complete in the store.
  *
- * "Complete" means the toolkit's completion marker; for arrays written by the Python tools (no marker), the
- * metadata (2-D, the kind's dtype), a header attribute and a shape equal to the header's NAXIS2 x NAXIS1.
+ * What is complete is the store layer's verdict (`lib/store/state.ts`): an array is fetched again unless it
+ * is `complete`; an `unreadable` one is left alone (it may be healthy) and reported.
  * @module
  */
 
-import { FitsHeader } from "../fits/header.ts";
 import { readSkycellList, type SkycellList } from "../ps1/mapping.ts";
 import { parseSkycell, SkycellNameError } from "../ps1/skycell.ts";
-import { type FileKind, PS1_BANDS } from "../ps1/urls.ts";
-import { ARRAY_KINDS, arrayName, dtypeOf, findSkycell, headerOf, skycellGroupPath } from "../zarr/layout.ts";
-import type { NodeInfo } from "../zarr/metadata.ts";
+import type { FileKind } from "../ps1/urls.ts";
+import {
+  ARRAY_KINDS,
+  arrayName,
+  BandListError,
+  checkBands,
+  findSkycell,
+  skycellGroupPath,
+} from "../store/layout.ts";
+import { arrayState } from "../store/state.ts";
 import { isOrphanTemp } from "../zarr/owner.ts";
-import { type ZarrStore } from "../zarr/store.ts";
-import { isMarkedComplete } from "../zarr/verify.ts";
+import type { ZarrStore } from "../zarr/store.ts";
 
 /** A bad option or input of a download run (one line naming it). */
 export class DownloadOptionError extends Error {
@@ -58,15 +63,14 @@ export function shardSkycells(skycells: readonly string[], shard: Shard | undefi
   return sorted.filter((_, i) => i % shard.count === shard.index);
 }
 
-/** Checks a band list (unique PS1 bands); throws {@link DownloadOptionError}. */
-export function checkBands(bands: readonly string[]): string[] {
-  if (bands.length === 0) throw new DownloadOptionError("--bands: no band given");
-  for (const b of bands) {
-    if (!(PS1_BANDS as readonly string[]).includes(b)) {
-      throw new DownloadOptionError(`--bands: unknown PS1 band ${JSON.stringify(b)} (use g, r, i, z, y)`);
-    }
+/** {@link checkBands} of the store layer, failing as the `--bands` option. */
+export function checkDownloadBands(bands: readonly string[]): string[] {
+  try {
+    return checkBands(bands);
+  } catch (err) {
+    if (err instanceof BandListError) throw new DownloadOptionError(`--bands: ${err.message}`);
+    throw err;
   }
-  return [...new Set(bands)];
 }
 
 /** Where the skycell list comes from. */
@@ -141,6 +145,10 @@ export interface SkycellPlan {
   fetch: ArrayJob[];
   /** Arrays already complete (skipped unless overwriting). */
   complete: ArrayJob[];
+  /** Arrays present but damaged (fetched again), with the first piece of evidence. */
+  damaged: { job: ArrayJob; reason: string }[];
+  /** Arrays that cannot be read here (left alone, never replaced), with the reason. */
+  unreadable: { job: ArrayJob; reason: string }[];
   /** Temp arrays of processes on this host that no longer run (safe to remove). */
   orphans: string[];
   /** Other temp arrays (another host's, or a build in progress). */
@@ -155,23 +163,6 @@ export function skycellJobs(skycell: string, bands: readonly string[]): ArrayJob
   );
 }
 
-/**
- * True when an array in the store is complete for `kind`: the completion marker, or (Python-written) the
- * kind's dtype, 2-D, a header and a shape equal to the header's NAXIS2 x NAXIS1.
- */
-export function isArrayComplete(info: NodeInfo | null, group: NodeInfo | null, kind: FileKind): boolean {
-  if (info?.kind !== "array" || info.shape.length !== 2 || info.dtype !== dtypeOf(kind)) return false;
-  if (isMarkedComplete(info)) return true;
-  const header = headerOf(info, group);
-  if (header === undefined) return false;
-  try {
-    const h = FitsHeader.fromString(header);
-    return h.getNumber("NAXIS2") === info.shape[0] && h.getNumber("NAXIS1") === info.shape[1];
-  } catch {
-    return false;
-  }
-}
-
 /** Checks the store for one skycell: which arrays are complete, which must be fetched. */
 export async function planSkycell(
   store: ZarrStore,
@@ -180,7 +171,15 @@ export async function planSkycell(
   overwrite: boolean,
 ): Promise<SkycellPlan> {
   const jobs = skycellJobs(skycell, bands);
-  const plan: SkycellPlan = { skycell, fetch: [], complete: [], orphans: [], temps: 0 };
+  const plan: SkycellPlan = {
+    skycell,
+    fetch: [],
+    complete: [],
+    damaged: [],
+    unreadable: [],
+    orphans: [],
+    temps: 0,
+  };
   const node = await findSkycell(store, skycell);
   // Arrays of the legacy layout are not reused: the toolkit writes the current layout.
   const current = node?.layout === "current" ? node : null;
@@ -189,9 +188,15 @@ export async function planSkycell(
     else plan.temps++;
   }
   for (const job of jobs) {
-    const child = overwrite ? undefined : current?.arrays.find((a) => a.name === job.name);
-    if (child && isArrayComplete(child.info, current!.group, job.kind)) plan.complete.push(job);
-    else plan.fetch.push(job);
+    const child = current?.arrays.find((a) => a.name === job.name);
+    const verdict = arrayState(store, child, { kind: job.kind, groupAttributes: current?.group?.attributes });
+    if (verdict.state === "unreadable") {
+      plan.unreadable.push({ job, reason: verdict.problems[0].message });
+    } else if (verdict.state === "complete" && !overwrite) plan.complete.push(job);
+    else {
+      if (verdict.state === "corrupt") plan.damaged.push({ job, reason: verdict.problems[0].message });
+      plan.fetch.push(job);
+    }
   }
   return plan;
 }

@@ -28,7 +28,7 @@
  */
 
 import * as path from "node:path";
-import { ARRAY_KINDS, arrayName, parseArrayName } from "../zarr/layout.ts";
+import { ARRAY_KINDS, arrayName, parseArrayName } from "../store/layout.ts";
 import { hostToken, isTempName, parseTempName, tempOwner } from "../zarr/names.ts";
 import { isOwnerGone, ownersDir } from "../zarr/owner.ts";
 import { type ChildNode, ZarrStore } from "../zarr/store.ts";
@@ -161,13 +161,8 @@ export async function tempVerdict(
   };
 }
 
-async function currentChild(store: ZarrStore, nodePath: string): Promise<ChildNode> {
-  const name = nodePath.split("/").pop()!;
-  try {
-    return { name, path: nodePath, info: await store.readNode(nodePath) };
-  } catch (err) {
-    return { name, path: nodePath, info: null, error: (err as Error).message };
-  }
+function currentChild(store: ZarrStore, nodePath: string): ChildNode {
+  return store.childSync(nodePath);
 }
 
 async function groupAttributes(store: ZarrStore, groupPath: string): Promise<Record<string, unknown>> {
@@ -182,7 +177,7 @@ async function groupAttributes(store: ZarrStore, groupPath: string): Promise<Rec
 async function recheckArray(store: ZarrStore, record: ArrayRecord, deep: boolean): Promise<Verdict> {
   if (!exists(store.fsPath(record.path))) return { remove: false, reason: "gone since the scan" };
   const groupPath = record.path.slice(0, record.path.lastIndexOf("/"));
-  const now = await checkArray(store, await currentChild(store, record.path), {
+  const now = await checkArray(store, currentChild(store, record.path), {
     skycell: record.skycell,
     projection: record.projection,
     layout: record.layout,
@@ -191,6 +186,9 @@ async function recheckArray(store: ZarrStore, record: ArrayRecord, deep: boolean
     groupAttributes: await groupAttributes(store, groupPath),
     deep,
   });
+  if (now.status === "unreadable") {
+    return { remove: false, reason: `cannot be read, never removed: ${now.problems[0].message}` };
+  }
   if (now.status !== "corrupt") return { remove: false, reason: "healthy now (changed since the scan)" };
   if (!now.removable) return { remove: false, reason: now.problems[0].message };
   return { remove: true, reason: now.problems.map((p) => p.code).join(", ") };
@@ -230,24 +228,26 @@ async function recheckSkycell(
     if (arrays.length > 0) return { remove: false, reason: `holds ${arrays.join(", ")} now` };
     return { remove: true, reason: "incomplete and empty (no array)" };
   }
-  if (arrays.length === wanted.size) {
-    const attributes = await groupAttributes(store, skycell.path);
-    let healthy = true;
-    for (const name of arrays) {
-      const parsed = parseArrayName(name)!;
-      const record = await checkArray(store, await currentChild(store, `${skycell.path}/${name}`), {
-        skycell: skycell.name,
-        projection: skycell.projection,
-        layout: skycell.layout,
-        band: parsed.band,
-        kind: parsed.kind,
-        groupAttributes: attributes,
-        deep: false,
-      });
-      if (record.status !== "healthy") healthy = false;
+  // Every array it holds is looked at: one that cannot be read may be healthy, and is never removed.
+  const attributes = await groupAttributes(store, skycell.path);
+  let healthy = 0;
+  for (const name of arrays) {
+    const parsed = parseArrayName(name)!;
+    const record = await checkArray(store, currentChild(store, `${skycell.path}/${name}`), {
+      skycell: skycell.name,
+      projection: skycell.projection,
+      layout: skycell.layout,
+      band: parsed.band,
+      kind: parsed.kind,
+      groupAttributes: attributes,
+      deep: false,
+    });
+    if (record.status === "unreadable") {
+      return { remove: false, reason: `holds ${name}, which cannot be read: ${record.problems[0].message}` };
     }
-    if (healthy) return { remove: false, reason: "complete now (filled in since the scan)" };
+    if (record.status === "healthy") healthy++;
   }
+  if (healthy === wanted.size) return { remove: false, reason: "complete now (filled in since the scan)" };
   return {
     remove: true,
     reason: `incomplete (${wanted.size - arrays.length} of ${wanted.size} arrays missing)`,

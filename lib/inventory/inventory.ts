@@ -14,7 +14,7 @@
 
 import * as path from "node:path";
 import { readSkycellList } from "../ps1/mapping.ts";
-import { ALL_BANDS, ARRAY_KINDS, arrayName, DEFAULT_BANDS } from "../zarr/layout.ts";
+import { ARRAY_KINDS, arrayName, BandListError, checkBands, DEFAULT_BANDS } from "../store/layout.ts";
 import { ZarrStore } from "../zarr/store.ts";
 import type { GroupScan } from "./check.ts";
 import type {
@@ -76,19 +76,14 @@ export function dataRootOf(storePath: string): string {
   return path.dirname(path.dirname(path.resolve(storePath)));
 }
 
-/** Checks a band list: known PS1 bands, no repeats, at least one. Returns them lower-cased. */
-export function checkBands(bands: readonly string[]): string[] {
-  const out = bands.map((b) => b.trim().toLowerCase());
-  if (out.length === 0) throw new InventoryOptionError("no bands given");
-  for (const b of out) {
-    if (!ALL_BANDS.includes(b)) {
-      throw new InventoryOptionError(`unknown band ${JSON.stringify(b)} (use ${ALL_BANDS.join(", ")})`);
-    }
+/** {@link checkBands} of the store layer, failing as an inventory option. */
+export function checkInventoryBands(bands: readonly string[]): string[] {
+  try {
+    return checkBands(bands);
+  } catch (err) {
+    if (err instanceof BandListError) throw new InventoryOptionError(err.message);
+    throw err;
   }
-  if (new Set(out).size !== out.length) {
-    throw new InventoryOptionError(`a band is repeated in ${out.join(",")}`);
-  }
-  return out;
 }
 
 function missingRecord(
@@ -131,10 +126,13 @@ export function classifySkycell(
   const present = arrays.filter((a) => a.exists).map((a) => a.name);
   const missing = arrays.filter((a) => !a.exists).map((a) => a.name);
   const corrupt = arrays.filter((a) => a.status === "corrupt").map((a) => a.name);
+  const unreadable = arrays.filter((a) => a.status === "unreadable").map((a) => a.name);
   const groupProblems = [...group.problems];
   if (scan.listError) groupProblems.push(`skycell group ${group.path}: cannot be listed (${scan.listError})`);
   const state: SkycellState = corrupt.length > 0 || groupProblems.length > 0
     ? "corrupt"
+    : unreadable.length > 0 || scan.listUnreadable
+    ? "unreadable"
     : missing.length > 0
     ? "incomplete"
     : "complete";
@@ -154,6 +152,7 @@ export function classifySkycell(
     present,
     missing,
     corrupt,
+    unreadable,
     otherBand: otherBand.map((a) => a.name),
     temps: scan.temps.map((t) => t.name),
     unexpected: scan.unexpected.map((u) => u.name),
@@ -201,6 +200,7 @@ export function summarize(
       complete: count("complete"),
       incomplete: count("incomplete"),
       corrupt: count("corrupt"),
+      unreadable: count("unreadable"),
       current: parts.skycells.filter((s) => s.layout === "current").length,
       legacy: parts.skycells.filter((s) => s.layout === "legacy").length,
     },
@@ -209,6 +209,7 @@ export function summarize(
       present: expectedArrays.filter((a) => a.exists).length,
       healthy: expectedArrays.filter((a) => a.status === "healthy").length,
       corrupt: expectedArrays.filter((a) => a.status === "corrupt").length,
+      unreadable: expectedArrays.filter((a) => a.status === "unreadable").length,
       missing: expectedArrays.filter((a) => a.status === "missing").length,
       otherBand: other.length,
       otherBandCorrupt: other.filter((a) => a.status === "corrupt").length,
@@ -270,6 +271,7 @@ export function compareExpected(
     complete: count("complete"),
     incomplete: count("incomplete"),
     corrupt: count("corrupt"),
+    unreadable: count("unreadable"),
     absent: count("absent"),
     skycells: items,
     warnings: list.warnings,
@@ -282,7 +284,7 @@ export function compareExpected(
  * and the mapping reader's for a skycell list that cannot be found or read (before scanning anything).
  */
 export async function inventory(store: string | ZarrStore, opts: InventoryOptions = {}): Promise<Inventory> {
-  const bands = checkBands(opts.bands ?? DEFAULT_BANDS);
+  const bands = checkInventoryBands(opts.bands ?? DEFAULT_BANDS);
   const deep = opts.deep ?? false;
   const workers = opts.workers ?? (navigator.hardwareConcurrency || 1);
   if (!Number.isInteger(workers) || workers < 1) {
@@ -341,13 +343,14 @@ export function isHealthy(inv: Inventory): boolean {
 }
 
 /**
- * What makes the exit status 1: skycells not complete, corrupt arrays of other bands, temp nodes, groups
+ * What makes the exit status 1: skycells not complete (incomplete, corrupt or unreadable), corrupt arrays of other bands, temp nodes, groups
  * without readable metadata above skycell level, and expected skycells not complete. Unexpected nodes and
  * notes are not problems.
  */
 export function problemCount(inv: Inventory): number {
   const s = inv.summary;
   const expected = inv.expected ? inv.expected.total - inv.expected.complete : 0;
-  return s.skycells.incomplete + s.skycells.corrupt + s.arrays.otherBandCorrupt + s.temps.count +
+  return s.skycells.incomplete + s.skycells.corrupt + s.skycells.unreadable + s.arrays.otherBandCorrupt +
+    s.temps.count +
     s.storeProblems.length + expected;
 }

@@ -14,7 +14,7 @@
 
 export * from "./records.ts";
 export {
-  checkBands,
+  checkInventoryBands,
   dataRootOf,
   inventory,
   InventoryOptionError,

@@ -3,29 +3,35 @@
  *
  * ## Arrays
  *
- * For each skycell group and each expected array name (`r`, `r_mask`, `r_wt`, ... for the chosen bands):
+ * For each skycell group and each expected array name (`r`, `r_mask`, `r_wt`, ... for the chosen bands),
+ * the status is the store layer's verdict (`lib/store/state.ts`, the one rule the download, `--list` and
+ * the extractor also follow), with `complete` called `healthy`:
  *
  * | status | rule |
  * |---|---|
  * | `missing` | the group has no child directory of that name |
+ * | `unreadable` | something of the array cannot be read by this process (permissions, I/O errors): reported, never removed, no evidence of damage |
  * | `corrupt` | the directory exists and at least one {@link ProblemCode} (evidence of damage) was found |
  * | `healthy` | the directory exists and no problem was found |
  *
- * Evidence of damage is only: metadata that cannot be read or is no array metadata, a wrong dtype or
- * dimensionality for the kind, a header attribute that is absent (on the array and on the skycell group)
- * or is no FITS header, a shape that contradicts the header's NAXIS2 x NAXIS1, fewer chunk files than the
- * toolkit's completion marker records, a zero-byte chunk file, and (with `deep`) a chunk that cannot be
- * read or decoded to exactly the chunk's size. Content is never judged: an all-NaN image corner, an
- * all-zero mask or absent all-fill chunks are normal. Anything unusual that is not damage is a note.
+ * Evidence of damage is only: metadata that is absent, not valid JSON, no array metadata, or breaks the
+ * contract (a wrong dtype or dimensionality for the kind, an impossible chunk grid or chunk key separator),
+ * a header attribute that is absent (on the array and on the skycell group) or is no FITS header, a shape
+ * that contradicts the header's NAXIS2 x NAXIS1, a completion marker that is not `complete: true`, a
+ * chunk file the marker records that is gone (or, for older markers that record only the count, fewer
+ * chunk files than it), a chunk file that is empty, larger than a chunk can be or not a regular file
+ * inside the store, and (with `deep`) a chunk that does not decode to exactly the chunk's size. Content is
+ * never judged: an all-NaN image corner, an all-zero mask or absent all-fill chunks are normal. Anything
+ * unusual that is not damage is a note.
  *
  * What each depth catches:
  *
  * - metadata-only (the default): everything above except chunk contents. A torn chunk file is caught only
- *   when it is empty (0 bytes), or when files are missing from an array the toolkit wrote (fewer than its
- *   marker's `stored_chunks`). An array written by zarr-python has no marker, so for it a missing chunk
- *   file cannot be told from an all-fill chunk: metadata, header and shape are all that is judged.
- * - `deep`: also every stored chunk read and decoded: a torn or truncated file (zstd frames walked to
- *   their end), a zstd error, a chunk that decodes to the wrong length, an unreadable file.
+ *   when it is empty or too large, or when it is gone from an array the toolkit wrote. An array written by
+ *   zarr-python has no marker, so for it a missing chunk file cannot be told from an all-fill chunk:
+ *   metadata, header and shape are all that is judged.
+ * - `deep`: also every stored chunk read (bounded) and decoded: a torn or truncated file (zstd frames walked
+ *   to their end), a zstd error, a chunk that decodes to more or less than its size.
  *
  * Arrays of bands that were not chosen (e.g. `g` with the default r,i,z,y) are checked and listed with
  * role `other_band`; they do not count towards any skycell state.
@@ -33,12 +39,13 @@
  * ## Skycells
  *
  * Each skycell group found (current layout `{PPPP}/skycell...` or legacy `projections/{PPPP}/skycell...`)
- * is in exactly one state, so complete + incomplete + corrupt = total:
+ * is in exactly one state, so complete + incomplete + corrupt + unreadable = total:
  *
  * | state | rule |
  * |---|---|
  * | `corrupt` | an expected array is corrupt, or the skycell group or a parent group has no readable metadata (whatever else is missing) |
- * | `incomplete` | not corrupt, and at least one expected array is missing (a group with no array at all included) |
+ * | `unreadable` | not corrupt, and an expected array (or the group's listing) cannot be read by this process |
+ * | `incomplete` | neither, and at least one expected array is missing (a group with no array at all included) |
  * | `complete` | every expected array is present and healthy |
  *
  * Temp arrays (`_temp_` in the name), unexpected nodes and other-band arrays are reported beside the
@@ -47,52 +54,19 @@
  * @module
  */
 
-import type { ArrayKind } from "../zarr/layout.ts";
+import type { ArrayKind } from "../store/layout.ts";
+import type { Problem, ProblemCode } from "../store/state.ts";
+import type { MarkerInfo } from "../zarr/verify.ts";
 
 export type { ArrayKind };
 
 /** The two store layouts: current `{PPPP}/skycell...` and legacy `projections/{PPPP}/skycell...`. */
 export type Layout = "current" | "legacy";
 
-/** Evidence of damage found in an array (see the module doc). */
-export type ProblemCode =
-  | "metadata_unreadable"
-  | "metadata_missing"
-  | "not_an_array"
-  | "wrong_ndim"
-  | "wrong_dtype"
-  | "bad_chunk_grid"
-  | "header_missing"
-  | "header_invalid"
-  | "header_no_naxis"
-  | "shape_mismatch"
-  | "chunks_below_marker"
-  | "empty_chunk_file"
-  | "chunk_unreadable"
-  | "chunk_undecodable";
+export type { MarkerInfo, Problem, ProblemCode };
 
-/** One piece of evidence of damage. */
-export interface Problem {
-  /** What kind of damage. */
-  code: ProblemCode;
-  /** One line naming what was found. */
-  message: string;
-}
-
-/** The toolkit's completion marker as found on an array. */
-export interface MarkerInfo {
-  /** `complete: true` (the toolkit writes the marker only as the last step of a complete write). */
-  complete: boolean;
-  /** Chunk files the writer wrote, or null when the marker does not say. */
-  storedChunks: number | null;
-  /** When the array was committed. */
-  writtenAt: string | null;
-  /** Which writer (`ps1-zarr <version>`). */
-  writer: string | null;
-}
-
-/** Status of an expected array. */
-export type ArrayStatus = "healthy" | "corrupt" | "missing";
+/** Status of an expected array: the store layer's verdict (`lib/store/state.ts`), `complete` called healthy. */
+export type ArrayStatus = "healthy" | "corrupt" | "unreadable" | "missing";
 
 /** One array of a skycell group (present, or expected and missing). */
 export interface ArrayRecord {
@@ -183,7 +157,7 @@ export interface UnexpectedRecord {
 }
 
 /** Skycell state (see the module doc). */
-export type SkycellState = "complete" | "incomplete" | "corrupt";
+export type SkycellState = "complete" | "incomplete" | "corrupt" | "unreadable";
 
 /** One skycell group. */
 export interface SkycellRecord {
@@ -213,6 +187,8 @@ export interface SkycellRecord {
   missing: string[];
   /** Expected arrays present and corrupt. */
   corrupt: string[];
+  /** Expected arrays present that this process cannot read (never removed). */
+  unreadable: string[];
   /** Arrays of other bands. */
   otherBand: string[];
   /** Temp node names in the group. */
@@ -233,12 +209,13 @@ export interface Summary {
   deep: boolean;
   /** Bands that make a skycell complete. */
   bands: string[];
-  /** Skycell groups by state (complete + incomplete + corrupt = total), and by layout. */
+  /** Skycell groups by state (complete + incomplete + corrupt + unreadable = total), and by layout. */
   skycells: {
     total: number;
     complete: number;
     incomplete: number;
     corrupt: number;
+    unreadable: number;
     current: number;
     legacy: number;
   };
@@ -248,6 +225,7 @@ export interface Summary {
     present: number;
     healthy: number;
     corrupt: number;
+    unreadable: number;
     missing: number;
     otherBand: number;
     otherBandCorrupt: number;
@@ -304,7 +282,7 @@ export interface ExpectedReport {
   camera: number | null;
   /** TESS CCD, or null. */
   ccd: number | null;
-  /** Expected skycells: complete + incomplete + corrupt + absent = total. */
+  /** Expected skycells: complete + incomplete + corrupt + unreadable + absent = total. */
   total: number;
   /** Expected skycells complete in the store. */
   complete: number;
@@ -312,6 +290,8 @@ export interface ExpectedReport {
   incomplete: number;
   /** Expected skycells corrupt in the store. */
   corrupt: number;
+  /** Expected skycells with arrays this process cannot read. */
+  unreadable: number;
   /** Expected skycells with no group in the store. */
   absent: number;
   /** One entry per expected skycell, sorted by name. */

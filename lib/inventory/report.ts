@@ -238,6 +238,7 @@ export function skycellRows(inv: Inventory): string[][] {
 
 const UNREADABLE: ReadonlySet<string> = new Set([
   "metadata_unreadable",
+  "metadata_invalid",
   "metadata_missing",
   "not_an_array",
   "chunk_unreadable",
@@ -448,9 +449,11 @@ export function summaryLines(s: Summary, title = "ZARR STORE INVENTORY SUMMARY")
     }`,
     `Bands: ${s.bands.join(", ")}`,
     "",
-    `Skycells: ${k.total} = ${k.complete} complete + ${k.incomplete} incomplete + ${k.corrupt} corrupt`,
+    `Skycells: ${k.total} = ${k.complete} complete + ${k.incomplete} incomplete + ${k.corrupt} corrupt` +
+    (k.unreadable > 0 ? ` + ${k.unreadable} unreadable (never removed)` : ""),
     `  complete ${pct(k.complete, k.total)}; layouts: ${k.current} current, ${k.legacy} legacy`,
-    `Arrays: ${a.expected} expected: ${a.healthy} healthy, ${a.corrupt} corrupt, ${a.missing} missing`,
+    `Arrays: ${a.expected} expected: ${a.healthy} healthy, ${a.corrupt} corrupt, ${a.missing} missing` +
+    (a.unreadable > 0 ? `, ${a.unreadable} unreadable` : ""),
   ];
   if (a.otherBand > 0) lines.push(`  arrays of other bands: ${a.otherBand} (${a.otherBandCorrupt} corrupt)`);
   lines.push(
@@ -483,6 +486,17 @@ export function formatSummary(inv: Inventory, title?: string): string {
     for (const s of corrupt.slice(0, LISTED)) lines.push(`  ${s.path}: ${corruptionType(index, s)}`);
     if (corrupt.length > LISTED) lines.push(`  ... and ${corrupt.length - LISTED} more (see the CSV report)`);
   }
+  const unreadable = inv.arrays.filter((a) => a.status === "unreadable");
+  if (unreadable.length > 0) {
+    lines.push(
+      "",
+      `Unreadable arrays (${unreadable.length}; permissions or I/O, not removed by any cleanup):`,
+    );
+    for (const a of unreadable.slice(0, LISTED)) lines.push(`  ${a.problems[0]?.message ?? a.path}`);
+    if (unreadable.length > LISTED) {
+      lines.push(`  ... and ${unreadable.length - LISTED} more (see the CSV report)`);
+    }
+  }
   if (inv.temps.length > 0) {
     lines.push("", `Temp nodes (${inv.temps.length}):`);
     for (const t of inv.temps.slice(0, LISTED)) lines.push(`  ${t.path} (${formatMB(t.bytes)})`);
@@ -499,7 +513,8 @@ export function formatSummary(inv: Inventory, title?: string): string {
     lines.push(
       "",
       `Expected skycells (${ccd}${e.source} list ${e.csvPath}):`,
-      `  ${e.total} = ${e.complete} complete + ${e.incomplete} incomplete + ${e.corrupt} corrupt + ${e.absent} absent`,
+      `  ${e.total} = ${e.complete} complete + ${e.incomplete} incomplete + ${e.corrupt} corrupt + ` +
+        (e.unreadable > 0 ? `${e.unreadable} unreadable + ` : "") + `${e.absent} absent`,
     );
     for (const w of e.warnings) lines.push(`  warning: ${w}`);
     const missing = e.skycells.filter((s) => s.state !== "complete");

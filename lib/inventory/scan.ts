@@ -17,6 +17,8 @@
  */
 
 import { SKYCELL_PATTERN } from "../ps1/skycell.ts";
+import { readStoreTextSync } from "../zarr/files.ts";
+import { parseJson } from "../zarr/json.ts";
 import { isTempName } from "../zarr/names.ts";
 import { WorkerPool } from "../zarr/pool.ts";
 import type { ChildNode, ZarrStore } from "../zarr/store.ts";
@@ -65,7 +67,9 @@ export interface StoreWalk {
 function consolidatedNotes(store: ZarrStore): string[] {
   const notes: string[] = [];
   try {
-    const doc = JSON.parse(Deno.readTextFileSync(`${store.root}/zarr.json`));
+    const doc = parseJson(readStoreTextSync(store.root, `${store.root}/zarr.json`) ?? "null") as
+      | { consolidated_metadata?: unknown }
+      | null;
     if (doc?.consolidated_metadata) {
       notes.push(
         "the root zarr.json holds consolidated metadata, which zarr-python trusts over the tree: it may be stale",

@@ -267,17 +267,23 @@ export class ZarrStore {
    */
   listChildrenSync(nodePath: string): ChildNode[] {
     const dir = this.fsPath(nodePath);
-    return listDirectoriesSync(dir).map((name): ChildNode => {
-      const childPath = joinNodePath(nodePath, name);
-      try {
-        checkNodeName(name);
-        return { name, path: childPath, info: this.readNodeSync(childPath) };
-      } catch (err) {
-        const child: ChildNode = { name, path: childPath, info: null, error: (err as Error).message };
-        if (err instanceof UnreadableError) child.unreadable = true;
-        return child;
-      }
-    });
+    return listDirectoriesSync(dir).map((name) => this.childSync(joinNodePath(nodePath, name)));
+  }
+
+  /**
+   * The node at `nodePath` as a {@link ChildNode}: its metadata, or why it could not be read (with
+   * `unreadable` for permission and I/O errors). Never throws.
+   */
+  childSync(nodePath: string): ChildNode {
+    const name = nodePath.split("/").pop() ?? "";
+    try {
+      checkNodeName(name);
+      return { name, path: nodePath, info: this.readNodeSync(nodePath) };
+    } catch (err) {
+      const child: ChildNode = { name, path: nodePath, info: null, error: (err as Error).message };
+      if (err instanceof UnreadableError) child.unreadable = true;
+      return child;
+    }
   }
 
   /** {@link listChildrenSync}, as a promise. */

@@ -9,7 +9,7 @@
 import * as path from "node:path";
 import { writeSkycellFiles } from "../../lib/archive/synth.ts";
 import { openImage } from "../../lib/fits/image.ts";
-import { type ArrayKind, arrayName, dtypeOf, skycellGroupPath } from "../../lib/zarr/layout.ts";
+import { type ArrayKind, arrayName, dtypeOf, skycellGroupPath } from "../../lib/store/layout.ts";
 import { ZarrStore } from "../../lib/zarr/store.ts";
 import type { StoreTypedArray } from "../../lib/zarr/chunks.ts";
 import { joinNodePath } from "../../lib/zarr/names.ts";

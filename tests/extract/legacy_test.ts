@@ -10,7 +10,7 @@ import zlib from "node:zlib";
 import { formatCard } from "../../lib/fits/card.ts";
 import { FitsHeader } from "../../lib/fits/header.ts";
 import { openImage } from "../../lib/fits/image.ts";
-import { arrayName } from "../../lib/zarr/layout.ts";
+import { arrayName } from "../../lib/store/layout.ts";
 import { ZarrStore } from "../../lib/zarr/store.ts";
 import { extractArray } from "../../lib/extract/mod.ts";
 import { main } from "../../zarr_to_fits.ts";

@@ -11,7 +11,7 @@ import { type DemoArchiveOptions, writeDemoArchive } from "../../lib/archive/syn
 import type { FaultPlan } from "../../lib/archive/faults.ts";
 import { openImage } from "../../lib/fits/image.ts";
 import { localPath } from "../../lib/ps1/urls.ts";
-import { ARRAY_KINDS, arrayName, dtypeOf, listStore, skycellGroupPath } from "../../lib/zarr/layout.ts";
+import { ARRAY_KINDS, arrayName, dtypeOf, listStore, skycellGroupPath } from "../../lib/store/layout.ts";
 import { openArrayReader } from "../../lib/zarr/read.ts";
 import { ZarrStore } from "../../lib/zarr/store.ts";
 

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { encodeHex } from "./_hex.ts";
 import { downloadAndStorePs1Data } from "../../download_and_store_zarr.ts";
 import { localPath } from "../../lib/ps1/urls.ts";
-import { findSkycell, skycellGroupPath } from "../../lib/zarr/layout.ts";
+import { findSkycell, skycellGroupPath } from "../../lib/store/layout.ts";
 import { ZarrStore } from "../../lib/zarr/store.ts";
 import { MARKER_KEY } from "../../lib/zarr/verify.ts";
 import { groupMetadataJson } from "../../lib/zarr/metadata.ts";
@@ -92,6 +92,28 @@ Deno.test("resume fetches only the arrays that are missing", async () => {
     assert.equal(r.stats.arraysSkipped, 17);
     assert.equal(r.stats.arraysWritten, 72 - 17);
     await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("a chunk file removed from a completed array is repaired by the next run; the rest is not fetched", async () => {
+  const a = await makeArchive();
+  try {
+    const opts = { zarrOutputDir: a.outputDir, archiveUrl: a.server.url, bands: ["r"], ...FAST };
+    const first = await downloadAndStorePs1Data(opts);
+    assert.equal(first.status, "completed", first.message);
+    const store = await ZarrStore.open(a.storePath);
+    const arrayDir = store.fsPath(`${skycellGroupPath("skycell.2557.000")}/r_wt`);
+    store.close();
+    await Deno.remove(path.join(arrayDir, "c", "0", "0"));
+    const requestsBefore = a.server.stats().requests;
+    const again = await downloadAndStorePs1Data(opts);
+    assert.equal(again.status, "completed", again.message);
+    assert.equal(again.stats.arraysWritten, 1, "only the damaged array is fetched again");
+    assert.equal(again.stats.arraysSkipped, 17);
+    assert.equal(a.server.stats().requests - requestsBefore, 1);
+    await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells, ["r"]);
   } finally {
     await a.close();
   }
@@ -211,6 +233,51 @@ Deno.test("local files are preferred, and the archive is used when one is missin
     assert.deepEqual(fromArchive.sort(), ["skycell.2556.090 i image", "skycell.2556.091 z weight"]);
     assert.equal(a.server.stats().requests, 2);
     await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("wrong files in the mirror (another skycell, another band, an image as mask) are refused and fetched from the archive", async () => {
+  const a = await makeArchive();
+  const mirror = path.join(a.dataDir, "mirror");
+  const S = "skycell.2556.080";
+  try {
+    for (const file of await listTree(a.archiveDir)) {
+      const rel = path.relative(a.archiveDir, file);
+      const st = await Deno.stat(file);
+      if (st.isDirectory) await Deno.mkdir(path.join(mirror, rel), { recursive: true });
+      else if (file.endsWith(".fits")) await Deno.copyFile(file, path.join(mirror, rel));
+    }
+    const other = a.skycells.find((x) => x !== S && x.startsWith("skycell.2556."))!;
+    await Deno.copyFile(localPath(a.archiveDir, other, "r", "image"), localPath(mirror, S, "r", "image"));
+    await Deno.copyFile(localPath(a.archiveDir, S, "i", "weight"), localPath(mirror, S, "r", "weight"));
+    await Deno.copyFile(localPath(a.archiveDir, S, "r", "image"), localPath(mirror, S, "r", "mask"));
+    const opts = {
+      zarrOutputDir: a.outputDir,
+      useLocalFiles: true,
+      localDataPath: mirror,
+      skycells: [S],
+      bands: ["r"],
+      ...FAST,
+    };
+    // With the archive out of reach, the three wrong files are failures with a reason, never stored.
+    const offline = await downloadAndStorePs1Data({
+      ...opts,
+      archiveUrl: "http://127.0.0.1:9/rings.v3.skycell",
+    });
+    assert.equal(offline.failures.length, 3, offline.message);
+    assert.equal(offline.status, "incomplete");
+    const store = await ZarrStore.open(a.storePath);
+    const node = await findSkycell(store, S);
+    store.close();
+    assert.deepEqual(node?.arrays.map((x) => x.name) ?? [], []);
+    // With the archive, the right files come from it.
+    const r = await downloadAndStorePs1Data({ ...opts, archiveUrl: a.server.url });
+    assert.equal(r.status, "completed", r.message);
+    const fromArchive = r.artifacts.filter((x) => x.source?.startsWith("http")).map((x) => x.kind).sort();
+    assert.deepEqual(fromArchive, ["image", "mask", "weight"]);
+    await assertStoreMatchesSource(a.storePath, a.archiveDir, [S], ["r"]);
   } finally {
     await a.close();
   }

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { seededRandom } from "../../lib/archive/faults.ts";
 import { downloadAndStorePs1Data } from "../../download_and_store_zarr.ts";
-import { listStore } from "../../lib/zarr/layout.ts";
+import { listStore } from "../../lib/store/layout.ts";
 import { ZarrStore } from "../../lib/zarr/store.ts";
 import { assertStoreMatchesSource, makeArchive } from "./_setup.ts";
 

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { pythonPath, runPython, runTool } from "./_python.ts";
 import type { StoreTypedArray } from "../../lib/zarr/chunks.ts";
-import { findSkycell, headerOf, listStore } from "../../lib/zarr/layout.ts";
+import { findSkycell, headerOf, listStore } from "../../lib/store/layout.ts";
 import {
   arrayMetadataJson,
   type ArraySpec,

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { writeSkycellFiles } from "../../lib/archive/synth.ts";
 import { openImage } from "../../lib/fits/image.ts";
 import { allocate, type StoreTypedArray } from "../../lib/zarr/chunks.ts";
-import { ARRAY_KINDS, type ArrayKind, arrayName, dtypeOf, skycellGroupPath } from "../../lib/zarr/layout.ts";
+import { ARRAY_KINDS, type ArrayKind, arrayName, dtypeOf, skycellGroupPath } from "../../lib/store/layout.ts";
 import { ZarrStore } from "../../lib/zarr/store.ts";
 
 /** Store headers of one synthetic skycell band, per kind, and the image size. */

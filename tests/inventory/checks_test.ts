@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import { checkHeader } from "../../lib/inventory/header_check.ts";
+import { checkHeader } from "../../lib/store/header_check.ts";
 import { checkZstdFrames } from "../../lib/inventory/zstd_frame.ts";
 import { encodeChunk } from "../../lib/zarr/chunks.ts";
 import { headersOf } from "./_store.ts";

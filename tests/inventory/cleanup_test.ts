@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { cleanup, type CleanupItem, inventory } from "../../lib/inventory/mod.ts";
-import { skycellGroupPath } from "../../lib/zarr/layout.ts";
+import { skycellGroupPath } from "../../lib/store/layout.ts";
 import { hostToken } from "../../lib/zarr/names.ts";
 import { ownersDir } from "../../lib/zarr/owner.ts";
 import { ZarrStore } from "../../lib/zarr/store.ts";

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { demoConfig, mappingCsvText } from "../../lib/archive/synth.ts";
 import { parseCsv } from "../../lib/ps1/csv.ts";
 import { mappingCsvPaths } from "../../lib/ps1/mapping.ts";
-import { skycellGroupPath } from "../../lib/zarr/layout.ts";
+import { skycellGroupPath } from "../../lib/store/layout.ts";
 import { main, parseInventoryArgs } from "../../zarr_inventory.ts";
 import { editMetadata, makeStore, tempDir, treeSnapshot, writeSkycell } from "./_store.ts";
 
@@ -143,7 +143,7 @@ Deno.test("a store that does not exist, or an unknown band, exits 2 with one lin
     const store = path.join(dir, "ps1_skycells_zarr", "ps1_skycells.zarr");
     const bands = await run(["--zarr-path", store, "--output-dir", dir, "--bands", "r,q"]);
     assert.equal(bands.code, 2);
-    assert.match(bands.stderr, /unknown band "q"/);
+    assert.match(bands.stderr, /unknown PS1 band "q"/);
   } finally {
     await remove();
   }
@@ -206,6 +206,7 @@ Deno.test("problems exit 1; --json prints the summary and the problems", async (
       complete: 1,
       incomplete: 1,
       corrupt: 0,
+      unreadable: 0,
       current: 2,
       legacy: 0,
     });

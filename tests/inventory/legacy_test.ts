@@ -35,6 +35,7 @@ Deno.test("a Zarr format 2 store in the legacy layout is read: header on the gro
         complete: 0,
         incomplete: 2,
         corrupt: 0,
+        unreadable: 0,
         current: 0,
         legacy: 2,
       });

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { inventory } from "../../lib/inventory/mod.ts";
 import type { ArrayRecord, Inventory, SkycellRecord } from "../../lib/inventory/mod.ts";
 import { allocate } from "../../lib/zarr/chunks.ts";
-import { dtypeOf, skycellGroupPath } from "../../lib/zarr/layout.ts";
+import { dtypeOf, skycellGroupPath } from "../../lib/store/layout.ts";
 import { ZarrStore } from "../../lib/zarr/store.ts";
 import { editMetadata, headersOf, makeStore, type PixelFn, tempDir, writeSkycell } from "./_store.ts";
 
@@ -60,6 +60,7 @@ Deno.test("a healthy store: every skycell complete, every array healthy, counts 
         complete: 2,
         incomplete: 0,
         corrupt: 0,
+        unreadable: 0,
         current: 2,
         legacy: 0,
       });
@@ -127,6 +128,7 @@ Deno.test("missing arrays make a skycell incomplete, not corrupt", async () => {
       complete: 1,
       incomplete: 2,
       corrupt: 0,
+      unreadable: 0,
       current: 3,
       legacy: 0,
     });
@@ -166,7 +168,7 @@ Deno.test("garbage zarr.json, a wrong dtype, a shape against NAXIS and a missing
     const s = skycell(inv, A);
     assert.equal(s.state, "corrupt");
     const codes = (name: string) => array(inv, A, name).problems.map((p) => p.code);
-    assert.deepEqual(codes("r"), ["metadata_unreadable"]);
+    assert.deepEqual(codes("r"), ["metadata_invalid"]);
     assert.deepEqual(codes("i"), ["wrong_dtype"]);
     assert.deepEqual(codes("z"), ["shape_mismatch"]);
     assert.deepEqual(codes("y"), ["header_missing"]);
@@ -192,6 +194,11 @@ Deno.test("a truncated chunk is found only by --deep; fewer chunks than the mark
     const zstdError = path.join(arrayDir(store, A, "i"), "c", "1", "1");
     await Deno.writeFile(zstdError, new TextEncoder().encode("not a zstd frame at all"));
     await Deno.remove(path.join(arrayDir(store, A, "z"), "c", "2", "2"));
+    // A marker of an earlier version records only the count of chunk files.
+    await Deno.remove(path.join(arrayDir(store, A, "z_wt"), "c", "2", "2"));
+    await editMetadata(store, `${skycellGroupPath(A)}/z_wt`, (doc) => {
+      delete (doc.attributes as { ps1_zarr: Record<string, unknown> }).ps1_zarr.fill_chunks;
+    });
     await Deno.writeFile(path.join(arrayDir(store, A, "y"), "c", "0", "3"), new Uint8Array(0));
 
     const shallow = await inventory(store, { workers: 1 });
@@ -199,9 +206,14 @@ Deno.test("a truncated chunk is found only by --deep; fewer chunks than the mark
     // The shallow check sees the file counts and sizes only.
     assert.equal(array(shallow, A, "r").status, "healthy");
     assert.equal(array(shallow, A, "i").status, "healthy");
-    assert.deepEqual(array(shallow, A, "z").problems.map((p) => p.code), ["chunks_below_marker"]);
+    assert.deepEqual(array(shallow, A, "z").problems.map((p) => p.code), ["chunk_missing"]);
     assert.match(
       array(shallow, A, "z").problems[0].message,
+      /recorded by the completion marker are gone: c\/2\/2/,
+    );
+    assert.deepEqual(array(shallow, A, "z_wt").problems.map((p) => p.code), ["chunks_below_marker"]);
+    assert.match(
+      array(shallow, A, "z_wt").problems[0].message,
       /15 chunk files present, the completion marker records 16/,
     );
     assert.deepEqual(array(shallow, A, "y").problems.map((p) => p.code), ["empty_chunk_file"]);
@@ -212,7 +224,7 @@ Deno.test("a truncated chunk is found only by --deep; fewer chunks than the mark
     assert.match(array(deep, A, "r").problems[0].message, /c\/1\/1.*cut short/);
     assert.deepEqual(array(deep, A, "i").problems.map((p) => p.code), ["chunk_undecodable"]);
     assert.equal(array(deep, A, "r_mask").status, "healthy");
-    assert.equal(deep.summary.arrays.corrupt, 4);
+    assert.equal(deep.summary.arrays.corrupt, 5);
   });
 });
 
@@ -318,7 +330,7 @@ Deno.test("arrays of other bands are checked but count towards no state; --bands
     assert.deepEqual(skycell(withG, A).expected, ["g", "g_mask", "g_wt", "r", "r_mask", "r_wt"]);
     const onlyI = await inventory(store, { workers: 1, bands: ["i"] });
     assert.equal(onlyI.summary.arrays.expected, 3);
-    await assert.rejects(() => inventory(store, { bands: ["x"] }), /unknown band "x"/);
+    await assert.rejects(() => inventory(store, { bands: ["x"] }), /unknown PS1 band "x"/);
   });
 });
 

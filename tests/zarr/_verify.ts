@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { listStore } from "../../lib/zarr/layout.ts";
+import { listStore } from "../../lib/store/layout.ts";
 import { listChunkFiles, openArrayReader } from "../../lib/zarr/read.ts";
 import { ZarrStore } from "../../lib/zarr/store.ts";
 import { isMarkedComplete, MARKER_KEY } from "../../lib/zarr/verify.ts";

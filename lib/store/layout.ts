@@ -1,5 +1,6 @@
 /**
- * The PS1 hierarchy inside the store: `{PPPP}/skycell.PPPP.CCC/{band}[_mask|_wt]`, and the legacy
+ * The PS1 store layer's facts, defined once: where the store lives by default, the bands and array kinds,
+ * array names, and the PS1 hierarchy inside the store: `{PPPP}/skycell.PPPP.CCC/{band}[_mask|_wt]`, and the legacy
  * read-only `projections/{PPPP}/skycell.PPPP.CCC/...` layout (possibly Zarr format 2). Listing walks the
  * directories and reads only metadata (no chunk), a few thousand small files for a full CCD.
  *
@@ -12,16 +13,60 @@
  * @module
  */
 
+import * as path from "node:path";
 import { parseSkycell, SKYCELL_PATTERN } from "../ps1/skycell.ts";
-import type { NodeInfo } from "./metadata.ts";
-import { isTempName, joinNodePath } from "./names.ts";
-import type { ChildNode, ZarrStore } from "./store.ts";
+import { PS1_BANDS } from "../ps1/urls.ts";
+import type { NodeInfo } from "../zarr/metadata.ts";
+import { isTempName, joinNodePath } from "../zarr/names.ts";
+import type { ChildNode, ZarrStore } from "../zarr/store.ts";
+
+/** The store directory's name inside the output directory. */
+export const STORE_NAME = "ps1_skycells.zarr";
+
+/** The default output directory (`--zarr-output-dir`); its parent is the data root (mapping CSVs). */
+export const DEFAULT_OUTPUT_DIR = path.join("data", "ps1_skycells_zarr");
+
+/** The default store: `data/ps1_skycells_zarr/ps1_skycells.zarr`. */
+export const DEFAULT_STORE_PATH = path.join(DEFAULT_OUTPUT_DIR, STORE_NAME);
+
+/** The default root of a local mirror of the archive (`--local-data-path`). */
+export const DEFAULT_LOCAL_DATA_PATH = path.join("data", "ps1_skycells");
+
+/** The default folder of the inventory's reports (`--output-dir` of zarr_inventory.ts). */
+export const DEFAULT_INVENTORY_DIR = path.join("data", "zarr_inventory");
+
+/** The default folder of extracted FITS files (`--output-dir` of zarr_to_fits.ts). */
+export const DEFAULT_EXTRACT_DIR = "extracted_fits";
 
 /** The default bands of a skycell (g is opt-in). */
 export const DEFAULT_BANDS: readonly string[] = ["r", "i", "z", "y"];
 
 /** Every PS1 band. */
-export const ALL_BANDS: readonly string[] = ["g", "r", "i", "z", "y"];
+export const ALL_BANDS: readonly string[] = PS1_BANDS;
+
+/** A band list that cannot be used (the message names the band). */
+export class BandListError extends Error {
+  /** @param message one line naming the band */
+  constructor(message: string) {
+    super(message);
+    this.name = "BandListError";
+  }
+}
+
+/**
+ * Checks a band list: at least one, every one a PS1 band (case and spaces ignored). Returns the bands
+ * lower-cased, each once, in the order given. Throws {@link BandListError}.
+ */
+export function checkBands(bands: readonly string[]): string[] {
+  const out = bands.map((b) => b.trim().toLowerCase());
+  if (out.length === 0 || out.every((b) => b === "")) throw new BandListError("no band given");
+  for (const b of out) {
+    if (!ALL_BANDS.includes(b)) {
+      throw new BandListError(`unknown PS1 band ${JSON.stringify(b)} (use ${ALL_BANDS.join(", ")})`);
+    }
+  }
+  return [...new Set(out)];
+}
 
 /** What an array of a skycell holds. */
 export type ArrayKind = "image" | "mask" | "weight";

@@ -18,11 +18,11 @@ import {
   listStore,
   parseArrayName,
   skycellGroupPath,
-} from "../../lib/zarr/layout.ts";
+} from "../../lib/store/layout.ts";
 import { arrayMetadataJson, type ArraySpec, groupMetadataJson } from "../../lib/zarr/metadata.ts";
 import { openArrayReader } from "../../lib/zarr/read.ts";
 import { SkycellNameError } from "../../lib/ps1/skycell.ts";
-import { assertSameBits, testImage, window, withStore, writeImage } from "./_helpers.ts";
+import { assertSameBits, testImage, window, withStore, writeImage } from "../zarr/_helpers.ts";
 
 const TINY: ArraySpec = { shape: [4, 4], dtype: "float32", chunks: [4, 4] };
 
