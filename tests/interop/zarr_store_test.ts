@@ -390,92 +390,168 @@ Deno.test("we read bit-exact what zarr-python writes, current format 3 and legac
 });
 
 const PY_HOLD = String.raw`
-import fcntl, sys, time
+import fcntl, os, sys
 with open(sys.argv[1], "a") as f:
     fcntl.flock(f.fileno(), fcntl.LOCK_EX)
     print("locked", flush=True)
-    time.sleep(float(sys.argv[2]))
+    sys.stdin.readline()  # held until the test says "release"
+    # What the store holds at the last moment of the hold: the array must not be in place yet.
+    state = "present" if os.path.exists(sys.argv[2]) else "absent"
     fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-    print("released", flush=True)
+    print(f"released, array {state} while held", flush=True)
 `;
 
+// Tries the lock without blocking: "timeout" after a failed first round, "blocked" at the first failed try
+// of the second round (the test releases only then), and at last the number of failed tries before it got
+// the lock. No clock decides anything: the test's ordering does.
 const PY_TRY = String.raw`
 import fcntl, sys, time
-def take(f, timeout):
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= end:
-                return False
-            time.sleep(0.05)
+def try_lock(f):
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
 with open(sys.argv[1], "a") as f:
     print("trying", flush=True)
-    print("acquired" if take(f, 0.5) else "timeout", flush=True)
-    start = time.monotonic()
-    if take(f, 30):
-        print(f"acquired after {time.monotonic() - start:.3f}", flush=True)
+    print("acquired" if try_lock(f) else "timeout", flush=True)
+    failed = 0
+    while not try_lock(f):
+        failed += 1
+        if failed == 1:
+            print("blocked", flush=True)
+        if failed > 6000:
+            print("gave up", flush=True)
+            sys.exit(1)
+        time.sleep(0.01)
+    print(f"acquired after {failed} failed tries", flush=True)
 `;
 
-function spawnPython(source: string, args: string[]): { child: Deno.ChildProcess; lines: LineReader } {
+const LINE_DEADLINE_MS = 30_000;
+
+/** `promise`, or a failure naming `what` when it has not settled within 30 s. */
+async function beforeDeadline<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what}: not done within ${LINE_DEADLINE_MS} ms`)),
+      LINE_DEADLINE_MS,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function spawnPython(
+  source: string,
+  args: string[],
+): { child: Deno.ChildProcess; lines: LineReader; say(line: string): Promise<void>; end(): Promise<void> } {
   const child = new Deno.Command(pythonPath(), {
     args: ["-c", source, ...args],
     stdout: "piped",
     stderr: "inherit",
-    stdin: "null",
+    stdin: "piped",
   }).spawn();
-  return { child, lines: new LineReader(child.stdout) };
+  const writer = child.stdin.getWriter();
+  let open = true;
+  const closeStdin = async () => {
+    if (open) {
+      open = false;
+      await writer.close().catch(() => {});
+    }
+  };
+  return {
+    child,
+    lines: new LineReader(child.stdout),
+    say: async (line) => {
+      await writer.write(new TextEncoder().encode(line + "\n"));
+      await closeStdin();
+    },
+    // Ends the child if it is still running (a failed test) and releases its pipes.
+    end: async () => {
+      await closeStdin();
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    },
+  };
+}
+
+/** Waits for a line of the child's output matching `predicate`, for at most 30 s. */
+function line(lines: LineReader, predicate: (l: string) => boolean, what: string): Promise<string> {
+  return beforeDeadline(lines.waitFor(predicate), `Python printing ${what} (it printed ${lines.lines})`);
 }
 
 Deno.test("a Python process holding flock on {store}.lock blocks our writer until it releases", async () => {
   await withTempDir(async (dir) => {
     const root = path.join(dir, "ps1_skycells.zarr");
-    const store = await ZarrStore.open(root, { create: true, lock: { pollMs: 20 } });
+    let waited!: () => void;
+    const waiting = new Promise<void>((resolve) => (waited = resolve));
+    const store = await ZarrStore.open(root, { create: true, lock: { pollMs: 20, onWait: () => waited() } });
+    const spec: ArraySpec = { shape: [300, 300], dtype: "float32", chunks: [300, 300] };
+    const build = await store.beginArray("2556/skycell.2556.080", "r", spec);
+    build.writeChunkRow(0, testImage("float32", 300, 300) as Float32Array<ArrayBuffer>);
+    const final = path.join(root, "2556", "skycell.2556.080", "r", "zarr.json");
+    const py = spawnPython(PY_HOLD, [`${root}.lock`, final]);
     try {
-      const spec: ArraySpec = { shape: [300, 300], dtype: "float32", chunks: [300, 300] };
-      const build = await store.beginArray("2556/skycell.2556.080", "r", spec);
-      build.writeChunkRow(0, testImage("float32", 300, 300) as Float32Array<ArrayBuffer>);
-      const { child, lines } = spawnPython(PY_HOLD, [`${root}.lock`, "1.5"]);
-      await lines.waitFor((l) => l === "locked");
-      const lockedAt = performance.now();
+      await line(py.lines, (l) => l === "locked", "locked");
       await assert.rejects(
         () => new StoreLock(root, { timeoutMs: 200 }).run(() => {}),
         new RegExp(`${root}\\.lock: store lock still held by another process after 200 ms`),
       );
-      await build.commit({ header: "" });
-      const committedAt = performance.now();
-      await lines.waitFor((l) => l === "released");
-      assert.equal((await child.status).code, 0);
-      assert.ok(
-        committedAt - lockedAt >= 1200,
-        `committed ${Math.round(committedAt - lockedAt)} ms after Python locked`,
-      );
+      // The order of events, not their times: the commit finds Python's lock and waits; while Python holds
+      // it the array is not in place; once Python releases, the commit ends with the array complete.
+      let committed = false;
+      const commit = build.commit({ header: "" }).then(() => (committed = true));
+      await beforeDeadline(waiting, "the commit meeting Python's lock");
+      // Give the waiting commit many polls (pollMs 20) to get through if the lock failed to stop it; the
+      // assertions are on what happened before the release, not on how long anything took.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      assert.equal(committed, false, "the commit waits while Python holds the lock");
+      await py.say("release");
       assert.equal(
-        (await store.readArray("2556/skycell.2556.080/r")).attributes[MARKER_KEY] !== undefined,
-        true,
+        await line(py.lines, (l) => l.startsWith("released"), "released"),
+        "released, array absent while held",
       );
+      await beforeDeadline(commit, "the commit after Python released");
+      assert.notEqual((await store.readArray("2556/skycell.2556.080/r")).attributes[MARKER_KEY], undefined);
+      assert.equal((await beforeDeadline(py.child.status, "Python's exit")).code, 0);
     } finally {
+      await py.end();
       store.close();
     }
   });
 });
 
-Deno.test("our held store lock makes Python's flock attempt time out, and Python gets it once we release", async () => {
+Deno.test("our held store lock makes Python's flock attempt fail, and Python gets it once we release", async () => {
   await withTempDir(async (dir) => {
     const root = path.join(dir, "ps1_skycells.zarr");
     const lock = new StoreLock(root);
-    const { child, lines } = await lock.run(async () => {
-      const spawned = spawnPython(PY_TRY, [`${root}.lock`]);
-      await spawned.lines.waitFor((l) => l === "trying");
-      assert.equal(await spawned.lines.next(), "timeout");
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      return spawned;
-    });
-    const acquired = await lines.waitFor((l) => l.startsWith("acquired after"));
-    assert.ok(Number(acquired.split(" ")[2]) > 0.1, acquired);
-    await lines.rest();
-    assert.equal((await child.status).code, 0);
+    const py = spawnPython(PY_TRY, [`${root}.lock`]);
+    try {
+      let released = false;
+      await lock.run(async () => {
+        await line(py.lines, (l) => l === "trying", "trying");
+        assert.equal(await beforeDeadline(py.lines.next(), "Python's first try"), "timeout");
+        // Python is retrying and has failed at least once more while we hold the lock; only now release.
+        await line(py.lines, (l) => l === "blocked", "blocked");
+        released = true;
+      });
+      assert.ok(released);
+      const acquired = await line(py.lines, (l) => l.startsWith("acquired after"), "acquired");
+      const failed = Number(/acquired after (\d+) failed tries/.exec(acquired)?.[1]);
+      assert.ok(failed >= 1, `Python failed while we held the lock, then got it: ${acquired}`);
+      await beforeDeadline(py.lines.rest(), "the end of Python's output");
+      assert.equal((await beforeDeadline(py.child.status, "Python's exit")).code, 0);
+    } finally {
+      await py.end();
+    }
   });
 });
