@@ -5,7 +5,9 @@
  * astropy. Then every file zarr_to_fits writes from them (plain, `--compress gzip`, `--compress rice`,
  * cutouts) is read by astropy and compared with the store as zarr-python reads it: bit for bit, except
  * RICE_1 floats, which are quantized: those must agree between astropy and funpack, keep the NaN pixels,
- * and lie within half a quantization step (the tile's ZSCALE) of the store. The header cards are the
+ * and lie within half a quantization step (the tile's ZSCALE) of the store. Every compressed file is also
+ * decoded by funpack and compared with the store directly: bit for bit for GZIP_1 and masks, within half
+ * of each tile's step for RICE_1 floats. The header cards are the
  * stored header's, parsed by astropy; fitsverify reports no error and no warning for any file; and a
  * cutout's WCS (astropy.wcs) maps every pixel to the same sky position as the full image. A store
  * without header attributes still gives valid files.
@@ -129,6 +131,40 @@ for c in json.loads(open(sys.argv[1]).read()):
                 bad(f"dtype {data.dtype}")
             if not np.array_equal(data.astype("<f4").view("<u4"), z.astype("<f4").view("<u4")):
                 bad("float pixels differ from the store bit for bit")
+        if c["compress"]:
+            # funpack (cfitsio) decodes the file on its own, compared with the store directly: bit for bit
+            # for GZIP_1 and for masks, within half of the tile's step (its ZSCALE, plus the float32
+            # rounding of the decoded value) for RICE_1 floats.
+            with fits.open(c["funpacked"]) as fu:
+                if len(fu) != 2 or fu[0].header["NAXIS"] != 0:
+                    bad(f"funpack gave {len(fu)} HDUs")
+                ref = fu[1].data
+            if ref.shape != z.shape:
+                bad(f"funpack shape {ref.shape} vs store {z.shape}")
+            elif c["kind"] == "mask" or c["compress"] == "gzip":
+                bits = np.uint16 if c["kind"] == "mask" else np.uint32
+                if ref.dtype.kind != z.dtype.kind or ref.dtype.itemsize != z.dtype.itemsize:
+                    bad(f"funpack dtype {ref.dtype} vs store {z.dtype}")
+                elif not np.array_equal(ref.astype(z.dtype.newbyteorder("<")).view(bits),
+                                        z.astype(z.dtype.newbyteorder("<")).view(bits)):
+                    bad("funpack's pixels differ from the store bit for bit")
+                else:
+                    res["funpack"] = "exact"
+            else:
+                with fits.open(c["file"], disable_image_compression=True) as raw:
+                    tile_rows = raw[1].header["ZTILE2"]
+                    zscale = np.repeat(np.asarray(raw[1].data["ZSCALE"], dtype=np.float64), tile_rows)
+                zscale = zscale[: z.shape[0]]
+                if not np.array_equal(np.isnan(ref), np.isnan(z)):
+                    bad("funpack: NaN pixels moved")
+                err = np.abs(ref.astype(np.float64) - z.astype(np.float64))
+                tol = zscale[:, None] / 2 + np.abs(ref.astype(np.float64)) * 2.0 ** -24
+                over = np.nan_to_num(err, nan=0.0) > tol
+                if over.any():
+                    bad(f"funpack: {int(over.sum())} pixels beyond half a quantization step of the store")
+                else:
+                    res["funpack"] = "half-step"
+                    res["funpack_max_steps"] = float(np.nanmax(err / np.where(zscale > 0, zscale, 1)[:, None]))
         expected = fits.Header.fromstring(stored)
         ours = cards(header)
         if r:
@@ -253,7 +289,7 @@ Deno.test("files extracted from zarr-python stores match astropy, funpack and fi
     }
     for (const c of cases) {
       await extract(c, ["--skycell", SKYCELL, "--band", BAND]);
-      if (c.compress === "rice" && c.kind !== "mask") {
+      if (c.compress) {
         c.funpacked = c.file.replace(/\.fits$/, ".funpack.fits");
         await runTool("funpack", ["-O", c.funpacked, c.file]);
       }
@@ -277,6 +313,24 @@ Deno.test("files extracted from zarr-python stores match astropy, funpack and fi
     for (const r of cutouts) {
       assert.ok(r.wcs_points > 500);
       assert.ok(r.wcs_max_deg < 1e-10, `${r.file}: cutout WCS off by ${r.wcs_max_deg} deg`);
+    }
+    // Every compressed file went through funpack: the lossless ones bit for bit, the quantized ones within
+    // half a step, and some pixel of those really is off by a visible fraction of a step.
+    const compressed = cases.filter((c) => c.compress);
+    const funpacked = results.filter((r: { funpack?: string }) => r.funpack !== undefined);
+    assert.equal(funpacked.length, compressed.length, "every compressed file decoded by funpack");
+    const lossless = compressed.filter((c) => c.compress === "gzip" || c.kind === "mask").map((c) => c.file);
+    assert.deepEqual(
+      funpacked.filter((r: { funpack: string }) => r.funpack === "exact").map((r: { file: string }) =>
+        r.file
+      ),
+      lossless,
+    );
+    for (const r of funpacked.filter((r: { funpack: string }) => r.funpack === "half-step")) {
+      assert.ok(
+        r.funpack_max_steps > 0.1 && r.funpack_max_steps <= 0.5 + 1e-6,
+        `${r.file}: ${r.funpack_max_steps}`,
+      );
     }
     const rice = results.filter((r: { max_steps?: number }) => r.max_steps !== undefined);
     assert.equal(rice.length, 3, "rice float files checked against funpack and ZSCALE");
