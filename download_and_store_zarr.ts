@@ -18,9 +18,10 @@ import {
   downloadAndStorePs1Data,
   type DownloadProgress,
   type DownloadResult,
+  resultForPython,
 } from "./lib/ingest/download.ts";
 
-export { downloadAndStorePs1Data };
+export { downloadAndStorePs1Data, resultForPython };
 export type { DownloadOptions, DownloadProgress, DownloadResult } from "./lib/ingest/download.ts";
 
 const NAME = "download_and_store_zarr";
@@ -47,9 +48,11 @@ parent of --zarr-output-dir). Arrays already complete are not fetched again; rer
   --max-connections N    simultaneous HTTP requests (default 8; keep it modest, the archive is shared)
   --retries N            retries per request (default 5)
   --timeout S            idle timeout of a request, seconds (default 60)
+  --max-file-size BYTES  largest file accepted from the archive (default 1073741824, 1 GiB)
   --shard K/N            take share K (0-based) of N of the skycell list, for batch job arrays
   --dry-run              print the plan (arrays to fetch, already complete, bytes expected), change nothing
-  --json                 print the result object as JSON on stdout
+  --json                 print the result as JSON on stdout, with the pipeline's key names (skycells_found,
+                         unique_images, produced_count, expected_count, produced_skycells, artifacts, ...)
   -h, --help             this help
 
 Exit codes: 0 completed, 1 incomplete (some arrays failed), 2 error or bad usage, 130/143 interrupted.
@@ -79,6 +82,7 @@ const FLAGS = {
   "max-connections": { type: "string" },
   retries: { type: "string" },
   timeout: { type: "string" },
+  "max-file-size": { type: "string" },
   shard: { type: "string" },
   "dry-run": { type: "boolean" },
   json: { type: "boolean" },
@@ -101,7 +105,8 @@ function summary(r: DownloadResult): string {
   const lines = [
     r.message,
     `store: ${r.zarrPath}`,
-    `skycells: ${r.skycellsFound} (${r.producedSkycells.length} complete), arrays ${r.producedCount}/${r.expectedCount}`,
+    `skycells: ${r.producedCount}/${r.expectedCount} complete (${r.skycellsFound} rows in the list), ` +
+    `arrays ${r.arraysPresent}/${r.arraysExpected}`,
     `downloaded ${formatMB(s.bytesDownloaded)}, local ${formatMB(s.bytesLocal)}, decoded ${
       formatMB(s.bytesDecoded)
     } (${s.decodedMBps.toFixed(0)} MB/s), stored ${formatMB(s.bytesStored)} in ${
@@ -161,6 +166,7 @@ export async function main(args: string[]): Promise<number> {
       maxConnections: intFlag("max-connections", values["max-connections"], 8, 1, 64),
       retries: intFlag("retries", values.retries, 5, 0, 100),
       timeout: numberFlag("timeout", values.timeout, 60, 0.001),
+      maxFileSize: intFlag("max-file-size", values["max-file-size"], 1 << 30, 2880, 2 ** 40),
       shard: values.shard,
       dryRun: values["dry-run"] ?? false,
       logger,
@@ -190,7 +196,7 @@ export async function main(args: string[]): Promise<number> {
     for (const [sig, fn] of Object.entries(handlers)) Deno.removeSignalListener(sig as Deno.Signal, fn);
     progress.done();
   }
-  if (json) console.log(JSON.stringify(result, null, 2));
+  if (json) console.log(JSON.stringify(resultForPython(result), null, 2));
   else if (result.status === "error") printError(NAME, result.message);
   else console.log(summary(result));
   switch (result.status) {

@@ -59,7 +59,7 @@ export async function runExample(dataDir: string, size = 400): Promise<boolean> 
       // status: completed | incomplete (see result.failures) | error (see result.message) | interrupted
       console.log(
         `sector ${config.sector} camera ${config.camera} ccd ${config.ccd}: ${result.status}, ` +
-          `${result.producedCount}/${result.expectedCount} arrays, ${result.stats.arraysWritten} written`,
+          `${result.producedCount}/${result.expectedCount} skycells complete, ${result.stats.arraysWritten} arrays written`,
       );
       for (const f of result.failures) console.log(`  failed: ${f.skycell} ${f.band} ${f.kind}: ${f.error}`);
     }

@@ -23,7 +23,12 @@ import { cpuUsage } from "node:process";
 import { type ImageGeometry, peekImage } from "../fits/peek.ts";
 import { Semaphore } from "../semaphore.ts";
 import { type Logger, silentLogger } from "../cli/log.ts";
-import { ArchiveClient, FetchAbortedError, NotFoundError } from "../ps1/archive_client.ts";
+import {
+  ArchiveClient,
+  DEFAULT_MAX_FILE_SIZE,
+  FetchAbortedError,
+  NotFoundError,
+} from "../ps1/archive_client.ts";
 import { checkIdentity } from "../ps1/identity.ts";
 import { MappingCsvError } from "../ps1/mapping.ts";
 import { parseSkycell } from "../ps1/skycell.ts";
@@ -34,6 +39,7 @@ import {
   DEFAULT_LOCAL_DATA_PATH,
   DEFAULT_OUTPUT_DIR,
   dtypeOf,
+  skycellGroupPath,
   STORE_NAME,
 } from "../store/layout.ts";
 import { isTempName, joinNodePath, ownerToken, parseOwnerToken, parseTempName } from "../zarr/names.ts";
@@ -107,6 +113,9 @@ export interface DownloadOptions {
   retries?: number;
   /** Idle timeout of a request, seconds (default 60). */
   timeout?: number;
+  /** Largest file accepted from the archive, bytes (default 1 GiB): refused from its Content-Length, and
+   * aborted once a body passes it. */
+  maxFileSize?: number;
   /** Plan only: say what would be fetched, change nothing. */
   dryRun?: boolean;
   /** Take share K of N of the skycell list (`{ index, count }` or `"K/N"`). */
@@ -218,25 +227,32 @@ export interface DownloadStats {
 
 /** The result of {@link downloadAndStorePs1Data}. */
 export interface DownloadResult {
-  /** `completed`: every expected array is present (or missing upstream); `incomplete`: some failed;
-   * `error`: nothing could be done; `interrupted`: aborted. */
+  /** `completed`: the end-of-run check finds every expected array complete (or missing upstream);
+   * `incomplete`: it does not; `error`: nothing could be done, or the store failed; `interrupted`: aborted. */
   status: "completed" | "incomplete" | "error" | "interrupted";
   /** One line saying what happened. */
   message: string;
-  /** Skycells in the run (after `shard`). */
+  /** Rows of the skycell list: the mapping CSV's data rows, or the names given (the pipeline's
+   * `skycells_found`). */
   skycellsFound: number;
-  /** Skycell images (skycells x bands); each has an image, a mask and a weight file. */
+  /** Unique skycells this run processes, padding included, after `shard` (`unique_images`). */
   uniqueImages: number;
-  /** The store. */
+  /** The store path, as given (`{zarrOutputDir}/ps1_skycells.zarr`). */
   zarrPath: string;
-  /** Skycells whose expected arrays are all present at the end. */
+  /** Skycells whose arrays for the requested bands are all complete now (`produced_skycells`). */
   producedSkycells: string[];
-  /** Expected arrays present at the end. */
+  /** Number of produced skycells (`produced_count`). */
   producedCount: number;
-  /** Arrays expected (skycells x bands x 3). */
+  /** Skycells expected: `uniqueImages` (`expected_count`). */
   expectedCount: number;
-  /** Per-array outcomes. */
-  artifacts: Artifact[];
+  /** The produced skycells' group paths in the store (`artifacts`). */
+  artifacts: string[];
+  /** Per-array outcomes of this run. */
+  arrays: Artifact[];
+  /** Expected arrays complete at the end (skycells x bands x 3 at most). */
+  arraysPresent: number;
+  /** Arrays expected: skycells x bands x 3. */
+  arraysExpected: number;
   /** Arrays that could not be stored. */
   failures: Failure[];
   /** Files the archive does not have. */
@@ -245,6 +261,32 @@ export interface DownloadResult {
   stats: DownloadStats;
   /** With `dryRun`: per skycell, arrays to fetch and already complete, and bytes expected where known. */
   plan?: { skycell: string; fetch: string[]; complete: string[]; bytesExpected: number | null }[];
+}
+
+/**
+ * The result as the pipeline's Python port of `download_and_store_ps1_data` returns it (its key names,
+ * snake_case: `skycells_found`, `unique_images`, `produced_count`, ...), with this toolkit's extras after
+ * them, for `--json`.
+ */
+export function resultForPython(r: DownloadResult): Record<string, unknown> {
+  return {
+    status: r.status,
+    message: r.message,
+    skycells_found: r.skycellsFound,
+    unique_images: r.uniqueImages,
+    zarr_path: r.zarrPath,
+    produced_skycells: r.producedSkycells,
+    produced_count: r.producedCount,
+    expected_count: r.expectedCount,
+    artifacts: r.artifacts,
+    arrays: r.arrays,
+    arrays_present: r.arraysPresent,
+    arrays_expected: r.arraysExpected,
+    failures: r.failures,
+    missing_upstream: r.missingUpstream,
+    stats: r.stats,
+    ...(r.plan ? { plan: r.plan } : {}),
+  };
 }
 
 interface Resolved {
@@ -261,6 +303,8 @@ interface Resolved {
   maxConnections: number;
   retries: number;
   timeoutMs: number;
+  maxFileSize: number;
+  zarrPath: string;
   shard?: Shard;
   decodeWorkers: number;
 }
@@ -291,6 +335,8 @@ function resolveOptions(o: DownloadOptions): Resolved {
     maxConnections: positiveInt("--max-connections", o.maxConnections, 8),
     retries: positiveInt("--retries", o.retries, 5, 0),
     timeoutMs: timeout * 1000,
+    maxFileSize: positiveInt("--max-file-size", o.maxFileSize, DEFAULT_MAX_FILE_SIZE, 2880),
+    zarrPath: path.join(o.zarrOutputDir ?? DEFAULT_OUTPUT_DIR, STORE_NAME),
     shard: typeof o.shard === "string" ? parseShard(o.shard) : o.shard,
     decodeWorkers: positiveInt("decodeWorkers", o.decodeWorkers, navigator.hardwareConcurrency || 1),
   };
@@ -325,6 +371,13 @@ const cpuSeconds = () => {
   const u = cpuUsage();
   return (u.user + u.system) / 1e6;
 };
+
+/** What the store holds at the end of a run (see `#produced`). */
+interface Produced {
+  skycells: string[];
+  count: number;
+  missingUpstream: number;
+}
 
 /** Consecutive download failures (not 404) that stop the run: the archive is down or blocking us. */
 function breakerLimit(maxConnections: number): number {
@@ -376,6 +429,8 @@ class DownloadRun {
   #anySuccess = false;
   #breakerMessage = "";
   #storeMessage = "";
+  #rows = 0;
+  #archiveDown = false;
   #skycells: string[] = [];
   #rss?: RssSampler;
   #peakRss = 0;
@@ -385,13 +440,26 @@ class DownloadRun {
     this.#log = o.logger ?? silentLogger;
   }
 
+  /** The whole run; whatever goes wrong becomes a result with one line, never an exception. */
   async run(): Promise<DownloadResult> {
+    try {
+      return await this.#run();
+    } catch (err) {
+      const message = (err as Error)?.message ?? String(err);
+      const zarrPath = this.#cfg?.zarrPath ?? "";
+      if (this.#o.signal?.aborted) return this.#result("interrupted", `interrupted: ${message}`, zarrPath);
+      return this.#result("error", `stopped: ${message.split("\n")[0]}`, zarrPath);
+    }
+  }
+
+  async #run(): Promise<DownloadResult> {
     let cfg: Resolved;
     try {
       cfg = this.#cfg = resolveOptions(this.#o);
     } catch (err) {
       return this.#result("error", (err as Error).message, "");
     }
+
     let list;
     try {
       list = await resolveSkycellList({
@@ -401,10 +469,11 @@ class DownloadRun {
       });
     } catch (err) {
       if (err instanceof MappingCsvError || err instanceof DownloadOptionError) {
-        return this.#result("error", err.message, cfg.storePath);
+        return this.#result("error", err.message, cfg.zarrPath);
       }
-      return this.#result("error", `cannot read the skycell list: ${(err as Error).message}`, cfg.storePath);
+      return this.#result("error", `cannot read the skycell list: ${(err as Error).message}`, cfg.zarrPath);
     }
+    this.#rows = list.rows;
     for (const w of list.warnings) this.#log.warn(w);
     if (list.csvPath) {
       this.#log.info(
@@ -419,19 +488,25 @@ class DownloadRun {
     }
     this.#progress.skycellsTotal = this.#skycells.length;
     if (this.#skycells.length === 0) {
-      return this.#result("completed", "no skycells to download", cfg.storePath);
+      return this.#result("completed", "no skycells to download", cfg.zarrPath);
     }
     try {
       await fs.mkdir(cfg.outputDir, { recursive: true });
       this.#store = await ZarrStore.open(cfg.storePath, {
         create: !this.#o.dryRun,
-        lock: { onWait: (p) => this.#log.debug(`waiting for the store lock ${p}`) },
+        lock: {
+          onWait: (p) => this.#log.info(`waiting for the store lock ${p} (another process holds it)`),
+          signal: this.#runSignal(),
+        },
       });
     } catch (err) {
       if (this.#o.dryRun && (err as Error).name === "NodeNotFoundError") {
         return await this.#dryRun(null);
       }
-      return this.#result("error", `cannot open the store: ${(err as Error).message}`, cfg.storePath);
+      if (this.#o.signal?.aborted) {
+        return this.#result("interrupted", `interrupted: ${(err as Error).message}`, cfg.zarrPath);
+      }
+      return this.#result("error", `cannot open the store: ${(err as Error).message}`, cfg.zarrPath);
     }
     try {
       if (this.#o.dryRun) return await this.#dryRun(this.#store);
@@ -448,6 +523,7 @@ class DownloadRun {
       retries,
       timeoutMs: cfg.timeoutMs,
       connectTimeoutMs: Math.min(cfg.timeoutMs, 30_000),
+      maxFileSize: cfg.maxFileSize,
       backoffMs: this.#o.backoffMs,
       signal,
       onEvent: (e) => {
@@ -491,7 +567,7 @@ class DownloadRun {
       `dry run: ${toFetch} arrays to fetch (${(bytes / 1e6).toFixed(1)} MB where known), ${
         plan.reduce((a, p) => a + p.complete.length, 0)
       } already complete, in ${plan.length} skycells`,
-      cfg.storePath,
+      cfg.zarrPath,
     );
     result.plan = plan;
     return result;
@@ -511,9 +587,14 @@ class DownloadRun {
     }
   }
 
+  /** The caller's signal and the run's own stop, as one. */
+  #runSignal(): AbortSignal {
+    return this.#o.signal ? AbortSignal.any([this.#o.signal, this.#stop.signal]) : this.#stop.signal;
+  }
+
   async #download(): Promise<DownloadResult> {
     const cfg = this.#cfg!;
-    const signal = this.#o.signal ? AbortSignal.any([this.#o.signal, this.#stop.signal]) : this.#stop.signal;
+    const signal = this.#runSignal();
     this.#client = this.#makeClient(signal);
     this.#rss = new RssSampler();
     this.#pool = new WorkerPool(new URL("./ingest_worker.ts", import.meta.url), cfg.decodeWorkers);
@@ -544,7 +625,6 @@ class DownloadRun {
     }
     const interrupted = this.#o.signal?.aborted ?? false;
     const produced = await this.#produced();
-    const expectedCount = this.#skycells.length * cfg.bands.length * 3;
     const temps = [...planned.values()].reduce((a, p) => a + p.temps, 0);
     if (temps > 0) {
       this.#log.warn(
@@ -552,28 +632,31 @@ class DownloadRun {
           `remove them with zarr_inventory.ts --cleanup-temp`,
       );
     }
-    const done =
-      `${produced.count}/${expectedCount} arrays present, ${this.#stats.arraysWritten} written, ${this.#stats.arraysSkipped} already complete`;
+    const expected = this.#skycells.length * cfg.bands.length * 3;
+    const done = `${produced.count}/${expected} arrays present, ${this.#stats.arraysWritten} written, ` +
+      `${this.#stats.arraysSkipped} already complete`;
     const missing = this.#missing.length ? `, ${this.#missing.length} missing upstream` : "";
     if (interrupted) {
-      return this.#result("interrupted", `interrupted: ${done}${missing}`, cfg.storePath, produced);
+      return this.#result("interrupted", `interrupted: ${done}${missing}`, cfg.zarrPath, produced);
     }
     if (this.#storeMessage) {
-      return this.#result("error", `${this.#storeMessage}; ${done}`, cfg.storePath, produced);
+      return this.#result("error", `${this.#storeMessage}; ${done}`, cfg.zarrPath, produced);
     }
-    if (this.#breakerMessage) {
+    // The status follows what the store holds now, not what this run wrote: arrays another process
+    // removed meanwhile make the run incomplete even when every write succeeded.
+    const absent = expected - produced.count - produced.missingUpstream;
+    if (this.#breakerMessage && !this.#archiveDown) {
       const status = this.#anySuccess || produced.count > 0 ? "incomplete" : "error";
-      return this.#result(status, `${this.#breakerMessage}; ${done}`, cfg.storePath, produced);
+      return this.#result(status, `${this.#breakerMessage}; ${done}`, cfg.zarrPath, produced);
     }
-    if (this.#failures.length > 0) {
-      return this.#result(
-        "incomplete",
-        `${this.#failures.length} arrays failed: ${done}${missing}`,
-        cfg.storePath,
-        produced,
-      );
+    if (absent > 0) {
+      const why = this.#failures.length > 0
+        ? `${this.#failures.length} arrays failed`
+        : `${absent} arrays expected are not complete at the end (removed or damaged by another process?)`;
+      const archive = this.#archiveDown ? ` (${this.#breakerMessage})` : "";
+      return this.#result("incomplete", `${why}${archive}: ${done}${missing}`, cfg.zarrPath, produced);
     }
-    return this.#result("completed", `completed: ${done}${missing}`, cfg.storePath, produced);
+    return this.#result("completed", `completed: ${done}${missing}`, cfg.zarrPath, produced);
   }
 
   /**
@@ -670,6 +753,14 @@ class DownloadRun {
         this.#log.debug(`${local}: not in the local mirror; fetching from the archive`);
       }
     }
+    if (this.#archiveDown) {
+      this.#fail(
+        job,
+        url,
+        `not in the local mirror, and the archive is not asked again (${this.#breakerMessage})`,
+      );
+      return "failed";
+    }
     // A body that passes the HTTP checks but fails the FITS checksum or decode is fetched again.
     const attempts = 1 + Math.min(2, cfg.retries);
     let lastError = "";
@@ -735,10 +826,17 @@ class DownloadRun {
   #downloadFailed(job: ArrayJob, url: string, message: string): void {
     this.#fail(job, url, message);
     if (++this.#consecutiveFailures >= breakerLimit(this.#cfg!.maxConnections) && !this.#breakerMessage) {
-      this.#breakerMessage = `stopped after ${this.#consecutiveFailures} downloads in a row failed ` +
+      this.#breakerMessage = `${this.#consecutiveFailures} downloads in a row failed ` +
         `(archive ${this.#cfg!.baseUrl} unreachable or refusing: ${message})`;
-      this.#log.error(this.#breakerMessage);
-      this.#stop.abort();
+      if (this.#o.useLocalFiles) {
+        // Local first means local first: stop asking the archive, keep ingesting the mirror's files.
+        this.#archiveDown = true;
+        this.#log.error(`${this.#breakerMessage}; the archive is not asked again, local files still are`);
+      } else {
+        this.#breakerMessage = `stopped after ${this.#breakerMessage}`;
+        this.#log.error(this.#breakerMessage);
+        this.#stop.abort();
+      }
     }
   }
 
@@ -832,25 +930,29 @@ class DownloadRun {
     return dir;
   }
 
-  /** Skycells and arrays present at the end (complete or missing upstream). */
-  async #produced(): Promise<{ skycells: string[]; count: number }> {
+  /**
+   * What the store holds at the end, by the store layer's verdict: the skycells whose arrays for the
+   * requested bands are all complete, the count of complete arrays, and of expected arrays the archive
+   * does not have (those cannot be complete, and do not make the run incomplete).
+   */
+  async #produced(): Promise<Produced> {
     const cfg = this.#cfg!;
     const missing = new Set(this.#missing.map((m) => `${m.skycell}/${m.band}/${m.kind}`));
-    const skycells: string[] = [];
-    let count = 0;
+    const out: Produced = { skycells: [], count: 0, missingUpstream: 0 };
     for (const skycell of this.#skycells) {
       const plan = await planSkycell(this.#store!, skycell, cfg.bands, false);
-      count += plan.complete.length;
-      if (plan.fetch.every((j) => missing.has(`${j.skycell}/${j.band}/${j.kind}`))) skycells.push(skycell);
+      out.count += plan.complete.length;
+      out.missingUpstream += plan.fetch.filter((j) => missing.has(`${j.skycell}/${j.band}/${j.kind}`)).length;
+      if (plan.complete.length === cfg.bands.length * 3) out.skycells.push(skycell);
     }
-    return { skycells, count };
+    return out;
   }
 
   #result(
     status: DownloadResult["status"],
     message: string,
     zarrPath: string,
-    produced: { skycells: string[]; count: number } = { skycells: [], count: 0 },
+    produced: Produced = { skycells: [], count: 0, missingUpstream: 0 },
   ): DownloadResult {
     const bands = this.#cfg?.bands.length ?? 0;
     const elapsed = (performance.now() - this.#started) / 1000;
@@ -858,13 +960,16 @@ class DownloadRun {
     return {
       status,
       message,
-      skycellsFound: this.#skycells.length,
-      uniqueImages: this.#skycells.length * bands,
+      skycellsFound: this.#rows,
+      uniqueImages: this.#skycells.length,
       zarrPath,
       producedSkycells: produced.skycells,
-      producedCount: produced.count,
-      expectedCount: this.#skycells.length * bands * 3,
-      artifacts: this.#artifacts,
+      producedCount: produced.skycells.length,
+      expectedCount: this.#skycells.length,
+      artifacts: produced.skycells.map((s) => skycellGroupPath(s)),
+      arrays: this.#artifacts,
+      arraysPresent: produced.count,
+      arraysExpected: this.#skycells.length * bands * 3,
       failures: this.#failures,
       missingUpstream: this.#missing,
       stats: {

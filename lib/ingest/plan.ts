@@ -105,6 +105,7 @@ export async function resolveSkycellList(src: ListSource): Promise<SkycellList> 
     const skycells = [...new Set(src.skycells)].sort();
     return {
       skycells,
+      rows: src.skycells.length,
       main: skycells,
       padding: [],
       mainCount: skycells.length,

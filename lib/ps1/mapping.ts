@@ -81,6 +81,8 @@ export function mappingCsvPaths(
 export interface SkycellList {
   /** Sorted unique union of main and padding skycells. */
   skycells: string[];
+  /** Data rows of the CSV (each names a main skycell; blank rows not counted), or the names given. */
+  rows: number;
   /** Unique names in the NAME column. */
   mainCount: number;
   /** Unique padding names that are not also main names. */
@@ -181,9 +183,11 @@ export function skycellListFromCsv(
   }
   const main = new Set<string>();
   const pad = new Set<string>();
+  let rows = 0;
   table.records.forEach((record, r) => {
     // A row of empty fields only (",,,,") carries nothing; spreadsheets leave such rows behind.
     if (record.fields.every((f) => f.trim() === "")) return;
+    rows++;
     const where = (column: string) => `${source}: row ${r + 1} (line ${record.line}), column ${column}`;
     const name = (record.fields[nameIndex] ?? "").trim();
     if (!isSkycellName(name)) {
@@ -207,6 +211,7 @@ export function skycellListFromCsv(
   const skycells = [...new Set([...main, ...pad])].sort();
   return {
     skycells,
+    rows,
     mainCount: main.size,
     paddingCount: padding.length,
     main: [...main].sort(),

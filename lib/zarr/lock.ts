@@ -30,6 +30,17 @@ export interface StoreLockOptions {
   onWait?: (lockPath: string) => void;
   /** Poll interval while another process holds it, ms (default 50, as filelock's). */
   pollMs?: number;
+  /** Ends a wait for the lock (in this process's queue or for another process) with a {@link LockAbortedError}. */
+  signal?: AbortSignal;
+}
+
+/** A wait for the store lock ended by its abort signal (Ctrl-C, SIGTERM, a run being stopped). */
+export class LockAbortedError extends StoreError {
+  /** @param lockPath the lock file waited for */
+  constructor(lockPath: string) {
+    super(`${lockPath}: stopped while waiting for the store lock`);
+    this.name = "LockAbortedError";
+  }
 }
 
 const chains = new Map<string, Promise<void>>();
@@ -96,18 +107,42 @@ export class StoreLock {
 
   async #waitTurn(previous: Promise<void>): Promise<void> {
     const timeout = this.#opts.timeoutMs;
-    if (timeout === undefined) return await previous;
+    const signal = this.#opts.signal;
+    if (timeout === undefined && !signal) return await previous;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new StoreError(`${this.path}: store lock still held in this process after ${timeout} ms`));
-      }, timeout);
+    let onAbort: (() => void) | undefined;
+    const stopped = new Promise<never>((_, reject) => {
+      if (timeout !== undefined) {
+        timer = setTimeout(() => {
+          reject(new StoreError(`${this.path}: store lock still held in this process after ${timeout} ms`));
+        }, timeout);
+      }
+      onAbort = () => reject(new LockAbortedError(this.path));
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
     });
     try {
-      await Promise.race([previous, expired]);
+      await Promise.race([previous, stopped]);
     } finally {
       clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /** Sleeps `ms`, or less when the signal aborts (then throws {@link LockAbortedError}). */
+  async #pause(ms: number): Promise<void> {
+    const signal = this.#opts.signal;
+    if (signal?.aborted) throw new LockAbortedError(this.path);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      }
+      signal?.addEventListener("abort", done, { once: true });
+    });
+    if (signal?.aborted) throw new LockAbortedError(this.path);
   }
 
   async #acquire(start: number, waited: boolean): Promise<Deno.FsFile> {
@@ -122,7 +157,7 @@ export class StoreLock {
         if (timeout !== undefined && Date.now() - start >= timeout) {
           throw new StoreError(`${this.path}: store lock still held by another process after ${timeout} ms`);
         }
-        await new Promise((resolve) => setTimeout(resolve, poll));
+        await this.#pause(poll);
         if (await file.tryLock(true)) return file;
       }
     } catch (err) {

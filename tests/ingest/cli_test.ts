@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { StoreLock } from "../../lib/zarr/lock.ts";
 import { listTree, makeArchive } from "./_setup.ts";
 
 const SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../download_and_store_zarr.ts");
@@ -75,6 +76,16 @@ Deno.test("exit codes: 0 completed (positional SECTOR CAMERA CCD), 1 incomplete,
     const result = JSON.parse(partial.stdout);
     assert.equal(result.status, "incomplete");
     assert.equal(result.failures.length, 1);
+    // The pipeline's key names and meanings (its port of download_and_store_ps1_data).
+    assert.equal(result.skycells_found, 3);
+    assert.equal(result.unique_images, 6);
+    assert.equal(result.expected_count, 6);
+    assert.equal(result.produced_count, 5);
+    assert.equal(result.produced_skycells.length, 5);
+    assert.ok(!result.produced_skycells.includes("skycell.2556.080"));
+    assert.deepEqual(result.artifacts, result.produced_skycells.map((s: string) => `${s.slice(8, 12)}/${s}`));
+    assert.equal(result.zarr_path, path.join(a.outputDir, "ps1_skycells.zarr"));
+    assert.equal(result.arrays_present, 71);
     assert.match(partial.stderr, /HTTP 500/);
     const missing = await run(["--sector", "7", ...common]);
     assert.equal(missing.code, 2);
@@ -95,8 +106,12 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     });
     try {
       const child = spawn(["--zarr-output-dir", a.outputDir, "--archive-url", a.server.url, "--json"]);
-      // Wait until the first downloads are under way.
-      while (a.server.stats().requests < 4) await new Promise((r) => setTimeout(r, 50));
+      // Wait until the first downloads are under way (or give up after 30 s).
+      const deadline = Date.now() + 30_000;
+      while (a.server.stats().requests < 4) {
+        assert.ok(Date.now() < deadline, "the downloads never started");
+        await new Promise((r) => setTimeout(r, 50));
+      }
       child.kill(signal);
       const out = await child.output();
       assert.equal(out.code, code);
@@ -109,3 +124,49 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     }
   });
 }
+
+Deno.test("Ctrl-C while another process holds the store lock ends the run before the lock is released", async () => {
+  const a = await makeArchive();
+  try {
+    await Deno.mkdir(a.outputDir, { recursive: true });
+    const lock = new StoreLock(a.storePath);
+    const events: string[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const holding = lock.run(async () => {
+      events.push("lock held");
+      await released;
+      events.push("lock released");
+    });
+    const child = spawn([
+      "--zarr-output-dir",
+      a.outputDir,
+      "--archive-url",
+      a.server.url,
+      "--log-level",
+      "INFO",
+    ]);
+    // Read stderr until the child says it waits for the lock (or give up after 30 s).
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let stderr = "";
+    const deadline = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    while (!/waiting for the store lock/.test(stderr)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += value;
+    }
+    assert.match(stderr, /waiting for the store lock/);
+    child.kill("SIGINT");
+    const status = await child.status;
+    events.push(`child exited ${status.code}`);
+    clearTimeout(deadline);
+    release();
+    await holding;
+    reader.releaseLock();
+    await child.stderr.cancel().catch(() => {});
+    await child.stdout.cancel();
+    assert.deepEqual(events, ["lock held", "child exited 130", "lock released"]);
+  } finally {
+    await a.close();
+  }
+});

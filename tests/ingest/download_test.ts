@@ -22,10 +22,16 @@ Deno.test("a full run stores every array of the CCD (padding cells included) bit
       ...FAST,
     });
     assert.equal(r.status, "completed", r.message);
-    assert.equal(r.skycellsFound, 6); // 3 main skycells + 3 padding-only ones
+    // The pipeline's meanings: rows of the CSV, unique skycells (3 main + 3 padding-only), skycells produced.
+    assert.equal(r.skycellsFound, 3);
+    assert.equal(r.uniqueImages, 6);
     assert.deepEqual(r.producedSkycells, a.skycells);
-    assert.equal(r.expectedCount, 72);
-    assert.equal(r.producedCount, 72);
+    assert.equal(r.expectedCount, 6);
+    assert.equal(r.producedCount, 6);
+    assert.deepEqual(r.artifacts, a.skycells.map((s) => skycellGroupPath(s)));
+    assert.equal(r.zarrPath, path.join(a.outputDir, "ps1_skycells.zarr"));
+    assert.equal(r.arraysExpected, 72);
+    assert.equal(r.arraysPresent, 72);
     assert.equal(r.stats.arraysWritten, 72);
     assert.deepEqual(r.failures, []);
     await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells);
@@ -179,10 +185,13 @@ Deno.test("persistent faults are recorded failures; 404 is missing upstream; not
     );
     assert.match(r.failures.find((f) => f.kind === "mask")!.error, /DATASUM|CHECKSUM|decode|Rice|gzip/i);
     assert.match(r.failures.find((f) => f.kind === "weight")!.error, /503/);
-    assert.equal(r.producedCount, 72 - 3);
-    // The 404'd skycell counts as produced (nothing more exists upstream); the failed ones do not.
-    assert.ok(r.producedSkycells.includes("skycell.2556.080"));
-    assert.ok(!r.producedSkycells.includes("skycell.2556.081"));
+    assert.equal(r.arraysPresent, 72 - 3);
+    // Produced means every array complete, as the inventory says: neither the 404'd skycell nor the
+    // failed ones are.
+    assert.equal(r.producedCount, 3);
+    for (const s of ["skycell.2556.080", "skycell.2556.081", "skycell.2556.090"]) {
+      assert.ok(!r.producedSkycells.includes(s), s);
+    }
     const store = await ZarrStore.open(a.storePath);
     for (
       const [skycell, name] of [["skycell.2556.080", "y"], ["skycell.2556.081", "y_mask"], [
@@ -227,7 +236,7 @@ Deno.test("local files are preferred, and the archive is used when one is missin
       ...FAST,
     });
     assert.equal(r.status, "completed", r.message);
-    const fromArchive = r.artifacts.filter((x) => x.source?.startsWith("http")).map((x) =>
+    const fromArchive = r.arrays.filter((x) => x.source?.startsWith("http")).map((x) =>
       `${x.skycell} ${x.band} ${x.kind}`
     );
     assert.deepEqual(fromArchive.sort(), ["skycell.2556.090 i image", "skycell.2556.091 z weight"]);
@@ -275,7 +284,7 @@ Deno.test("wrong files in the mirror (another skycell, another band, an image as
     // With the archive, the right files come from it.
     const r = await downloadAndStorePs1Data({ ...opts, archiveUrl: a.server.url });
     assert.equal(r.status, "completed", r.message);
-    const fromArchive = r.artifacts.filter((x) => x.source?.startsWith("http")).map((x) => x.kind).sort();
+    const fromArchive = r.arrays.filter((x) => x.source?.startsWith("http")).map((x) => x.kind).sort();
     assert.deepEqual(fromArchive, ["image", "mask", "weight"]);
     await assertStoreMatchesSource(a.storePath, a.archiveDir, [S], ["r"]);
   } finally {
@@ -378,8 +387,9 @@ Deno.test("shards K/N are disjoint and cover the list exactly once", async () =>
         ...FAST,
       });
       assert.equal(r.status, "completed", r.message);
-      assert.equal(r.skycellsFound, 2);
-      seen.push(...r.artifacts.filter((x) => x.action === "written").map((x) => x.skycell));
+      assert.equal(r.skycellsFound, 3, "rows of the whole CSV");
+      assert.equal(r.uniqueImages, 2, "this shard's skycells");
+      seen.push(...r.arrays.filter((x) => x.action === "written").map((x) => x.skycell));
     }
     assert.deepEqual([...new Set(seen)].sort(), a.skycells);
     assert.equal(seen.length, a.skycells.length * 3);
@@ -403,7 +413,7 @@ Deno.test("an aborted run returns interrupted and leaves no array under a real n
     });
     clearTimeout(timer);
     assert.equal(r.status, "interrupted");
-    assert.ok(r.producedCount < 72);
+    assert.ok(r.arraysPresent < 72);
     const store = await ZarrStore.open(a.storePath);
     for (const skycell of a.skycells) {
       const node = await findSkycell(store, skycell);
@@ -418,7 +428,7 @@ Deno.test("an aborted run returns interrupted and leaves no array under a real n
       ...FAST,
     });
     assert.equal(rest.status, "completed");
-    assert.equal(rest.stats.arraysSkipped, r.producedCount);
+    assert.equal(rest.stats.arraysSkipped, r.arraysPresent);
     await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells);
   } finally {
     await a.close();
@@ -482,6 +492,117 @@ Deno.test("group temps left above skycell level by a process that died are clear
       assert.equal(await Deno.stat(path.join(a.storePath, p)).then(() => true, () => false), false, p);
     }
     await assertStoreMatchesSource(a.storePath, a.archiveDir, a.skycells, ["r"]);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("offline node: with the archive unreachable, every local file is still ingested and the rest listed with why", async () => {
+  const a = await makeArchive();
+  const mirror = path.join(a.dataDir, "mirror");
+  try {
+    for (const file of await listTree(a.archiveDir)) {
+      const rel = path.relative(a.archiveDir, file);
+      const st = await Deno.stat(file);
+      if (st.isDirectory) await Deno.mkdir(path.join(mirror, rel), { recursive: true });
+      else if (file.endsWith(".fits")) await Deno.copyFile(file, path.join(mirror, rel));
+    }
+    // Two skycells missing from the mirror: 24 files, more than the run's limit of failures in a row (8
+    // with 2 connections), and they come first in the run's order.
+    const gone: string[] = [];
+    for (const s of a.skycells.slice(0, 2)) {
+      for (const band of ["r", "i", "z", "y"]) {
+        for (const kind of ["image", "mask", "weight"] as const) {
+          await Deno.remove(localPath(mirror, s, band, kind));
+          gone.push(`${s} ${band} ${kind}`);
+        }
+      }
+    }
+    const r = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: "http://127.0.0.1:9/rings.v3.skycell",
+      useLocalFiles: true,
+      localDataPath: mirror,
+      numWorkers: 1,
+      maxConnections: 2,
+      ...FAST,
+    });
+    assert.equal(r.status, "incomplete", r.message);
+    assert.equal(r.arraysPresent, 72 - 24, "every local file was ingested");
+    assert.deepEqual(r.failures.map((f) => `${f.skycell} ${f.band} ${f.kind}`).sort(), gone.sort());
+    const givenUp = r.failures.filter((f) => /not asked again/.test(f.error)).length;
+    assert.ok(givenUp >= 24 - 8 - 4, `the archive was given up on: ${givenUp} of 24 not asked`);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("arrays another process removes before the end make the run incomplete, whatever was written", async () => {
+  const a = await makeArchive();
+  try {
+    let removed = false;
+    const r = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      bands: ["r"],
+      numWorkers: 1,
+      ...FAST,
+      // When the last skycell is done, a cleanup elsewhere removes a finished array.
+      onProgress: (p) => {
+        if (!removed && p.skycellsDone === p.skycellsTotal) {
+          removed = true;
+          Deno.removeSync(path.join(a.storePath, skycellGroupPath(a.skycells[0]), "r"), { recursive: true });
+        }
+      },
+    });
+    assert.ok(removed);
+    assert.equal(r.stats.arraysWritten, 18);
+    assert.equal(r.status, "incomplete", r.message);
+    assert.equal(r.arraysPresent, 17);
+    assert.match(r.message, /not complete at the end/);
+    assert.ok(!r.producedSkycells.includes(a.skycells[0]));
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("obstacles in the output folder end in an error result with one line, never an exception", async () => {
+  for (const obstacle of [".download_spool", "ps1_skycells.zarr.owners"]) {
+    const a = await makeArchive();
+    try {
+      await Deno.mkdir(a.outputDir, { recursive: true });
+      await Deno.writeTextFile(path.join(a.outputDir, obstacle), "a file where a folder should be");
+      const r = await downloadAndStorePs1Data({
+        zarrOutputDir: a.outputDir,
+        archiveUrl: a.server.url,
+        ...FAST,
+      });
+      assert.equal(r.status, "error", `${obstacle}: ${r.message}`);
+      assert.equal(r.message.split("\n").length, 1);
+    } finally {
+      await a.close();
+    }
+  }
+  // A skycell group path that is a file: that skycell's arrays fail, or the run stops, in one line.
+  const a = await makeArchive();
+  try {
+    await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      bands: ["r"],
+      ...FAST,
+    });
+    const group = path.join(a.storePath, skycellGroupPath(a.skycells[0]));
+    await Deno.remove(group, { recursive: true });
+    await Deno.writeTextFile(group, "not a group");
+    const r = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      bands: ["r"],
+      ...FAST,
+    });
+    assert.notEqual(r.status, "completed", r.message);
+    assert.equal(r.message.split("\n").length, 1);
   } finally {
     await a.close();
   }

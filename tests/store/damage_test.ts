@@ -38,8 +38,8 @@ async function runScript(
 ): Promise<ChildRun> {
   const deno = [Deno.execPath(), "run", "-A", MEASURED, script, ...args];
   // Root reads everything; without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH it meets permission bits as any
-  // user of a shared group store does.
-  const argv = opts.unprivileged
+  // user of a shared group store does (another user meets them anyway).
+  const argv = opts.unprivileged && Deno.uid() === 0
     ? [
       "setpriv",
       "--bounding-set",
