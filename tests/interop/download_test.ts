@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { downloadAndStorePs1Data } from "../../download_and_store_zarr.ts";
 import { makeArchive } from "../ingest/_setup.ts";
-import { runPython } from "./_python.ts";
+import { pythonPath, repoRoot, runPython } from "./_python.ts";
 
 const CHECK = `
 import json, sys
@@ -54,6 +54,92 @@ Deno.test("zarr-python reads a downloaded store; every array equals astropy's da
     assert.deepEqual(out.problems, []);
     assert.equal(out.checked, a.skycells.length * bands.length * 3);
     assert.ok(path.isAbsolute(r.zarrPath));
+  } finally {
+    await a.close();
+  }
+});
+
+// The few lines of the pipeline that read the port's result dict, reproduced from their meaning: the
+// stage is complete when every expected skycell was produced; its manifest maps each produced skycell to
+// its group path in the store, which must open in zarr-python with all twelve arrays.
+const MANIFEST = `
+import json, sys
+import zarr
+result = json.loads(sys.stdin.read())
+root = zarr.open_group(result["zarr_path"], mode="r")
+manifest = {
+    "complete": result["produced_count"] == result["expected_count"],
+    "skycells_found": result["skycells_found"],
+    "unique_images": result["unique_images"],
+    "skycells": dict(zip(result["produced_skycells"], result["artifacts"])),
+}
+arrays = {}
+for skycell, group_path in manifest["skycells"].items():
+    group = root[group_path]
+    arrays[skycell] = sorted(name for name, _ in group.arrays())
+manifest["arrays"] = arrays
+print(json.dumps(manifest))
+`;
+
+Deno.test("the --json result feeds the pipeline's manifest logic as the port's dict does", async () => {
+  const a = await makeArchive({
+    faults: { rules: [{ match: "2556/080/*.stk.y.unconv.wt.fits", fault: { kind: "status", status: 500 } }] },
+  });
+  try {
+    const script = path.join(repoRoot, "download_and_store_zarr.ts");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        script,
+        "20",
+        "3",
+        "3",
+        "--zarr-output-dir",
+        a.outputDir,
+        "--archive-url",
+        a.server.url,
+        "--retries",
+        "1",
+        "--json",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 1, new TextDecoder().decode(out.stderr));
+    const python = new Deno.Command(pythonPath(), {
+      args: ["-c", MANIFEST],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .spawn();
+    const writer = python.stdin.getWriter();
+    await writer.write(out.stdout);
+    await writer.close();
+    const done = await python.output();
+    assert.equal(done.code, 0, new TextDecoder().decode(done.stderr));
+    const manifest = JSON.parse(new TextDecoder().decode(done.stdout));
+    assert.equal(manifest.complete, false);
+    assert.equal(manifest.skycells_found, 3);
+    assert.equal(manifest.unique_images, 6);
+    const produced = a.skycells.filter((s) => s !== "skycell.2556.080");
+    assert.deepEqual(Object.keys(manifest.skycells).sort(), produced);
+    const twelve = [
+      "i",
+      "i_mask",
+      "i_wt",
+      "r",
+      "r_mask",
+      "r_wt",
+      "y",
+      "y_mask",
+      "y_wt",
+      "z",
+      "z_mask",
+      "z_wt",
+    ];
+    for (const s of produced) assert.deepEqual(manifest.arrays[s], twelve, s);
   } finally {
     await a.close();
   }
