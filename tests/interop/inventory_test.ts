@@ -127,6 +127,7 @@ Deno.test("a store written by zarr-python 3 the Python tools' way is healthy and
         complete: 2,
         incomplete: 0,
         corrupt: 0,
+        unreadable: 0,
         current: 2,
         legacy: 0,
       });
@@ -171,6 +172,7 @@ Deno.test("a Zarr format 2 store in the legacy layout written by zarr-python is 
         complete: 0,
         incomplete: 2,
         corrupt: 0,
+        unreadable: 0,
         current: 0,
         legacy: 2,
       });
