@@ -67,7 +67,10 @@ export interface Footprint {
   notes: string[];
 }
 
-/** The skycell list of a footprint: a mapping CSV's {@link SkycellList}, from the sky instead of a file. */
+/**
+ * The skycell list of a footprint: a mapping CSV's {@link SkycellList}, from the sky instead of a file
+ * (`rows` is the number of main skycells, as if each were a CSV row).
+ */
 export type FootprintSkycellList = Omit<SkycellList, "source"> & {
   /** Always `footprint`; `csvPath` holds the footprint's description. */
   source: "footprint";
@@ -449,6 +452,7 @@ export function skycellsForFootprint(fp: Footprint): FootprintSkycellList {
   const padding = [...pad].sort();
   return {
     skycells: [...mainSorted, ...padding].sort(),
+    rows: mainSorted.length,
     mainCount: mainSorted.length,
     paddingCount: padding.length,
     main: mainSorted,
