@@ -12,6 +12,8 @@ import * as path from "node:path";
 import { writeSkycellFiles } from "../../lib/archive/synth.ts";
 import { cleanup, inventory } from "../../lib/inventory/mod.ts";
 import { ZarrStore } from "../../lib/zarr/store.ts";
+import { main } from "../../zarr_inventory.ts";
+import { captured } from "../extract/_store.ts";
 import { runPython } from "./_python.ts";
 
 const A = "skycell.2556.080";
@@ -241,6 +243,167 @@ Deno.test("after the inventory's cleanup zarr-python opens the store and reads e
       `2556/${A}/z_mask`,
       `2556/${A}/z_wt`,
     ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// Reads the inventory's CSV reports with Python's csv module, as the Python tool's users do, and checks
+// them against the store as zarr-python sees it. Prints a JSON list of problems plus what was read.
+const READ_REPORTS = String.raw`
+import ast, csv, json, sys
+import zarr
+store, reports, spec = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+problems = []
+bad = problems.append
+BOOL = {"True", "False"}
+root = zarr.open_group(store, mode="r")
+
+def read(name):
+    with open(f"{reports}/{name}", newline="") as f:
+        rows = list(csv.reader(f))
+    with open(f"{reports}/{name}", newline="") as f:
+        reader = csv.DictReader(f)
+        dicts = list(reader)
+        header = reader.fieldnames
+    for i, r in enumerate(rows[1:], start=2):
+        if len(r) != len(rows[0]):
+            bad(f"{name} line {i}: {len(r)} fields for {len(rows[0])} columns")
+    for d in dicts:
+        if None in d or None in d.values():
+            bad(f"{name}: row {d.get(header[0])} does not match the header")
+    return header, dicts
+
+def literal(name, row, col, kind):
+    try:
+        v = ast.literal_eval(row[col])
+    except Exception as e:
+        bad(f"{name} {row[spec_key(name)]} {col}={row[col]!r}: not a Python literal ({e})")
+        return None
+    if not isinstance(v, kind):
+        bad(f"{name} {col}={row[col]!r}: not a {kind.__name__}")
+        return None
+    return v
+
+def spec_key(name):
+    return "skycell_name" if name.startswith("skycell") else "array_name"
+
+out = {"problems": problems}
+sh, skycells = read("skycell_inventory_latest.csv")
+out["skycell_columns"] = sh
+out["skycells"] = {}
+expected = spec["expected_arrays"]
+for row in skycells:
+    name = row["skycell_name"]
+    group = root[f"{row['projection_id']}/{name}"]
+    members = {k: v for k, v in group.members()}
+    for col in ("is_complete", "is_corrupted"):
+        if row[col] not in BOOL:
+            bad(f"skycell {name} {col}={row[col]!r}")
+    counts = {c: int(row[c]) for c in ("arrays_present_count", "arrays_missing_count", "arrays_corrupted_count",
+                                        "temp_arrays_count")}
+    present = literal("skycell", row, "arrays_present", list) or []
+    missing = literal("skycell", row, "arrays_missing", list) or []
+    corrupted = literal("skycell", row, "arrays_corrupted", list) or []
+    if counts["arrays_present_count"] != len(present) or counts["arrays_missing_count"] != len(missing) or \
+            counts["arrays_corrupted_count"] != len(corrupted):
+        bad(f"skycell {name}: counts {counts} vs lists {present} {missing} {corrupted}")
+    if sorted(missing) != sorted(set(expected) - set(members)):
+        bad(f"skycell {name}: arrays_missing {missing}, zarr-python lacks {sorted(set(expected) - set(members))}")
+    if sorted(present) != sorted(set(expected) & set(members)):
+        bad(f"skycell {name}: arrays_present {present}, zarr-python has {sorted(set(expected) & set(members))}")
+    nbytes = sum(members[a].nbytes for a in present)
+    if abs(float(row["total_size_mb"]) - nbytes / 2**20) > 1e-9 * max(1, nbytes):
+        bad(f"skycell {name}: total_size_mb {row['total_size_mb']} vs zarr-python's {nbytes / 2**20}")
+    out["skycells"][name] = {"is_complete": row["is_complete"], "is_corrupted": row["is_corrupted"],
+                             "corruption_type": row["corruption_type"], "missing": missing,
+                             "corrupted": corrupted}
+ah, arrays = read("array_inventory_latest.csv")
+out["array_columns"] = ah
+out["arrays"] = {}
+for row in arrays:
+    key = f"{row['skycell_name']}/{row['array_name']}"
+    for col in ("exists", "readable", "has_valid_data"):
+        if row[col] not in BOOL:
+            bad(f"array {key} {col}={row[col]!r}")
+    notes = literal("array", row, "corruption_notes", list)
+    if notes is not None and not all(isinstance(n, str) for n in notes):
+        bad(f"array {key}: corruption_notes {notes!r}")
+    if row["exists"] == "True":
+        node = root[f"{row['projection_id']}/{row['skycell_name']}/{row['array_name']}"]
+        shape = literal("array", row, "shape", tuple)
+        if shape != node.shape:
+            bad(f"array {key}: shape {row['shape']} vs zarr-python's {node.shape}")
+        if row["dtype"] != str(node.dtype):
+            bad(f"array {key}: dtype {row['dtype']} vs zarr-python's {node.dtype}")
+        if int(row["size_bytes"]) != node.nbytes:
+            bad(f"array {key}: size_bytes {row['size_bytes']} vs zarr-python's nbytes {node.nbytes}")
+    out["arrays"][key] = {"exists": row["exists"], "readable": row["readable"], "notes": notes}
+print(json.dumps(out))
+`;
+
+Deno.test("the inventory's CSV reports, read by Python's csv module, have the Python tool's columns and zarr-python's facts", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ps1_inventory_interop_csv_" });
+  try {
+    const store = path.join(dir, "ps1_skycells_zarr", "ps1_skycells.zarr");
+    const reports = path.join(dir, "zarr_inventory");
+    const jobs = await archiveJobs(dir, [
+      { skycell: A, bands: ["r", "i", "z", "y"], kinds: ALL, size: 200 },
+      { skycell: B, bands: ["r"], kinds: ["image", "mask"], size: 200 },
+      { skycell: C, bands: ["r", "i", "z", "y"], kinds: ALL, size: 200 },
+    ]);
+    await writeWithPython(store, jobs, 3, "current");
+    // C's z image loses half of its only chunk: corrupt, found by --deep, its notes quoted in the CSV.
+    const chunk = path.join(store, "2557", C, "z", "c", "0", "0");
+    const bytes = await Deno.readFile(chunk);
+    await Deno.writeFile(chunk, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const r = await captured(() =>
+      main(["--zarr-path", store, "--output-dir", reports, "--workers", "1", "--deep"])
+    );
+    assert.equal(r.value, 1, `problems exit 1: ${r.stderr}`);
+    const expectedArrays = ["r", "i", "z", "y"].flatMap((b) => [b, `${b}_mask`, `${b}_wt`]);
+    const res = JSON.parse(
+      await runPython(READ_REPORTS, [store, reports, JSON.stringify({ expected_arrays: expectedArrays })]),
+    );
+    assert.deepEqual(res.problems, []);
+    assert.deepEqual(res.skycell_columns.slice(0, 10), [
+      "skycell_name",
+      "projection_id",
+      "is_complete",
+      "is_corrupted",
+      "corruption_type",
+      "arrays_present_count",
+      "arrays_missing_count",
+      "arrays_corrupted_count",
+      "temp_arrays_count",
+      "total_size_mb",
+    ]);
+    assert.deepEqual(res.array_columns.slice(0, 10), [
+      "skycell_name",
+      "projection_id",
+      "array_name",
+      "exists",
+      "readable",
+      "shape",
+      "dtype",
+      "size_bytes",
+      "has_valid_data",
+      "corruption_notes",
+    ]);
+    // The values as Python reads them: booleans True/False, lists as Python literals (quoted, with commas).
+    const skycells = res.skycells as Record<string, { is_complete: string; is_corrupted: string }>;
+    const states = Object.fromEntries(
+      Object.entries(skycells).map(([k, v]) => [k, [v.is_complete, v.is_corrupted]]),
+    );
+    assert.deepEqual(states, { [A]: ["True", "False"], [B]: ["False", "False"], [C]: ["False", "True"] });
+    assert.deepEqual(res.skycells[B].missing, expectedArrays.filter((n) => n !== "r" && n !== "r_mask"));
+    assert.deepEqual(res.skycells[C].corrupted, ["z"]);
+    assert.match(res.skycells[C].corruption_type, /^Corrupted arrays: z \(chunk_undecodable\)$/);
+    assert.equal(Object.keys(res.arrays).length, 3 * 12, "one row per expected array of each skycell");
+    assert.deepEqual(res.arrays[`${C}/z`].readable, "False");
+    assert.equal(res.arrays[`${C}/z`].notes.length, 1);
+    assert.match(res.arrays[`${C}/z`].notes[0], /c\/0\/0/);
+    assert.deepEqual(res.arrays[`${B}/i`], { exists: "False", readable: "False", notes: [] });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
