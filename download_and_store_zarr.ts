@@ -11,10 +11,19 @@
  * @module
  */
 
-import { EXIT, intFlag, listFlag, numberFlag, parseFlags, printError, UsageError } from "./lib/cli/args.ts";
+import {
+  EXIT,
+  integerText,
+  listFlag,
+  numberText,
+  parseFlags,
+  printError,
+  UsageError,
+} from "./lib/cli/args.ts";
 import { createLogger, type Logger, parseLogLevel } from "./lib/cli/log.ts";
 import { formatDuration, formatMB, Progress } from "./lib/cli/progress.ts";
 import {
+  DOWNLOAD_DEFAULTS as D,
   downloadAndStorePs1Data,
   type DownloadProgress,
   type DownloadResult,
@@ -32,10 +41,10 @@ Downloads the PS1 skycells (image, mask, weight per band) a TESS sector/camera/C
 store {zarr-output-dir}/ps1_skycells.zarr. The skycell list is the mapping CSV under the data root (the
 parent of --zarr-output-dir). Arrays already complete are not fetched again; rerun after an interruption.
 
-  --sector N             TESS sector (default 20)
-  --camera N             TESS camera (default 3)
-  --ccd N                TESS CCD (default 3)
-  --num-workers N        skycells in parallel (default 2)
+  --sector N             TESS sector (default ${D.sector})
+  --camera N             TESS camera, 1-4 (default ${D.camera})
+  --ccd N                TESS CCD, 1-4 (default ${D.ccd})
+  --num-workers N        skycells in parallel (default ${D.numWorkers})
   --zarr-output-dir DIR  output dir (default data/ps1_skycells_zarr)
   --use-local-files      read the local mirror first, the archive when a file is missing or unreadable
   --local-data-path DIR  local mirror root (default data/ps1_skycells)
@@ -45,10 +54,10 @@ parent of --zarr-output-dir). Arrays already complete are not fetched again; rer
   --skycell NAME         download this skycell (repeatable; instead of a CSV)
   --bands LIST           bands, comma separated (default r,i,z,y; g allowed)
   --archive-url URL      archive base (default $PS1_ARCHIVE_URL, else http://ps1images.stsci.edu/rings.v3.skycell)
-  --max-connections N    simultaneous HTTP requests (default 8; keep it modest, the archive is shared)
-  --retries N            retries per request (default 5)
-  --timeout S            idle timeout of a request, seconds (default 60)
-  --max-file-size BYTES  largest file accepted from the archive (default 1073741824, 1 GiB)
+  --max-connections N    simultaneous HTTP requests (default ${D.maxConnections}; keep it modest, the archive is shared)
+  --retries N            retries per request (default ${D.retries})
+  --timeout S            idle timeout of a request, seconds (default ${D.timeoutSeconds})
+  --max-file-size BYTES  largest file accepted from the archive (default ${D.maxFileSize}, 1 GiB)
   --shard K/N            take share K (0-based) of N of the skycell list, for batch job arrays
   --dry-run              print the plan (arrays to fetch, already complete, bytes expected), change nothing
   --json                 print the result as JSON on stdout, with the pipeline's key names (skycells_found,
@@ -151,10 +160,11 @@ export async function main(args: string[]): Promise<number> {
     const level = values["log-level"] ? parseLogLevel(values["log-level"]) : "INFO";
     logger = createLogger(level, (line) => console.error(line), () => progress.clear());
     options = {
-      sector: intFlag("sector", values.sector ?? ps, 20, 1),
-      camera: intFlag("camera", values.camera ?? pc, 3, 1, 4),
-      ccd: intFlag("ccd", values.ccd ?? pk, 3, 1, 4),
-      numWorkers: intFlag("num-workers", values["num-workers"], 2, 1, 64),
+      // Only the text is checked here: ranges and defaults are the library's (lib/ingest/options.ts).
+      sector: integerText("sector", values.sector ?? ps),
+      camera: integerText("camera", values.camera ?? pc),
+      ccd: integerText("ccd", values.ccd ?? pk),
+      numWorkers: integerText("num-workers", values["num-workers"]),
       zarrOutputDir: values["zarr-output-dir"],
       useLocalFiles: values["use-local-files"] ?? false,
       localDataPath: values["local-data-path"],
@@ -163,10 +173,10 @@ export async function main(args: string[]): Promise<number> {
       skycells: values.skycell,
       bands: listFlag(values.bands),
       archiveUrl: values["archive-url"],
-      maxConnections: intFlag("max-connections", values["max-connections"], 8, 1, 64),
-      retries: intFlag("retries", values.retries, 5, 0, 100),
-      timeout: numberFlag("timeout", values.timeout, 60, 0.001),
-      maxFileSize: intFlag("max-file-size", values["max-file-size"], 1 << 30, 2880, 2 ** 40),
+      maxConnections: integerText("max-connections", values["max-connections"]),
+      retries: integerText("retries", values.retries),
+      timeout: numberText("timeout", values.timeout),
+      maxFileSize: integerText("max-file-size", values["max-file-size"]),
       shard: values.shard,
       dryRun: values["dry-run"] ?? false,
       logger,

@@ -76,6 +76,29 @@ export function intFlag(
   return n;
 }
 
+/**
+ * Turns an integer flag's text into a number, or undefined when the flag is absent. Only the form is
+ * checked here; ranges and defaults belong to the library the flag is passed to.
+ */
+export function integerText(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^[+-]?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+    throw new UsageError(`--${name}: expected an integer, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** Turns a number flag's text into a number, or undefined when absent (ranges: the library's). */
+export function numberText(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) {
+    throw new UsageError(`--${name}: expected a number, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
 /** Parses a number flag value (>= min); throws {@link UsageError} naming the flag. */
 export function numberFlag(name: string, value: string | undefined, fallback: number, min = 0): number {
   if (value === undefined) return fallback;

@@ -11,47 +11,11 @@
 import { readSkycellList, type SkycellList } from "../ps1/mapping.ts";
 import { parseSkycell, SkycellNameError } from "../ps1/skycell.ts";
 import type { FileKind } from "../ps1/urls.ts";
-import {
-  ARRAY_KINDS,
-  arrayName,
-  BandListError,
-  checkBands,
-  findSkycell,
-  skycellGroupPath,
-} from "../store/layout.ts";
+import { ARRAY_KINDS, arrayName, findSkycell, skycellGroupPath } from "../store/layout.ts";
 import { arrayState } from "../store/state.ts";
 import { isOrphanTemp } from "../zarr/owner.ts";
 import type { ZarrStore } from "../zarr/store.ts";
-
-/** A bad option or input of a download run (one line naming it). */
-export class DownloadOptionError extends Error {
-  /** @param message one line naming the option and value */
-  constructor(message: string) {
-    super(message);
-    this.name = "DownloadOptionError";
-  }
-}
-
-/** A 1/N share of the skycell list: index K (0-based) of N. */
-export interface Shard {
-  /** This share, 0 <= index < count. */
-  index: number;
-  /** Number of shares. */
-  count: number;
-}
-
-/** Parses `K/N` (0 <= K < N); throws {@link DownloadOptionError}. */
-export function parseShard(text: string): Shard {
-  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
-  const index = m ? Number(m[1]) : NaN;
-  const count = m ? Number(m[2]) : NaN;
-  if (!m || !(count >= 1) || !(index >= 0 && index < count)) {
-    throw new DownloadOptionError(
-      `--shard: expected K/N with 0 <= K < N (e.g. 0/4), got ${JSON.stringify(text)}`,
-    );
-  }
-  return { index, count };
-}
+import { DownloadOptionError, type Shard } from "./options.ts";
 
 /**
  * The skycells of shard K of N: every N-th name of the sorted list starting at K, so the N shares are
@@ -61,16 +25,6 @@ export function shardSkycells(skycells: readonly string[], shard: Shard | undefi
   const sorted = [...new Set(skycells)].sort();
   if (!shard || shard.count === 1) return sorted;
   return sorted.filter((_, i) => i % shard.count === shard.index);
-}
-
-/** {@link checkBands} of the store layer, failing as the `--bands` option. */
-export function checkDownloadBands(bands: readonly string[]): string[] {
-  try {
-    return checkBands(bands);
-  } catch (err) {
-    if (err instanceof BandListError) throw new DownloadOptionError(`--bands: ${err.message}`);
-    throw err;
-  }
 }
 
 /** Where the skycell list comes from. */
