@@ -39,7 +39,8 @@ const HELP = `usage: download_and_store_zarr.ts [SECTOR CAMERA CCD] [options]
 
 Downloads the PS1 skycells (image, mask, weight per band) a TESS sector/camera/CCD needs into the Zarr
 store {zarr-output-dir}/ps1_skycells.zarr. The skycell list is the mapping CSV under the data root (the
-parent of --zarr-output-dir). Arrays already complete are not fetched again; rerun after an interruption.
+parent of --zarr-output-dir), else the CCD's footprint computed from the sky. Arrays already complete are
+not fetched again; rerun after an interruption.
 
   --sector N             TESS sector (default ${D.sector})
   --camera N             TESS camera, 1-4 (default ${D.camera})
@@ -52,6 +53,11 @@ parent of --zarr-output-dir). Arrays already complete are not fetched again; rer
   --overwrite            fetch and replace arrays that are already complete
   --skycells-csv PATH    read this mapping CSV instead
   --skycell NAME         download this skycell (repeatable; instead of a CSV)
+  --footprint            the CCD's skycells computed from the sky (RINGS.V3 grid, TESS pointing model)
+                         instead of its mapping CSV; used anyway when no mapping CSV is found
+  --footprint-fits FILE  the skycells covering a FITS image's celestial WCS (TAN or TAN-SIP)
+  --ra DEG --dec DEG --radius DEG
+                         the skycells covering a cone on the sky
   --bands LIST           bands, comma separated (default r,i,z,y; g allowed)
   --archive-url URL      archive base (default $PS1_ARCHIVE_URL, else http://ps1images.stsci.edu/rings.v3.skycell)
   --max-connections N    simultaneous HTTP requests (default ${D.maxConnections}; keep it modest, the archive is shared)
@@ -86,6 +92,11 @@ const FLAGS = {
   overwrite: { type: "boolean" },
   "skycells-csv": { type: "string" },
   skycell: { type: "string", multiple: true },
+  footprint: { type: "boolean" },
+  "footprint-fits": { type: "string" },
+  ra: { type: "string" },
+  dec: { type: "string" },
+  radius: { type: "string" },
   bands: { type: "string" },
   "archive-url": { type: "string" },
   "max-connections": { type: "string" },
@@ -137,6 +148,18 @@ function summary(r: DownloadResult): string {
   return lines.join("\n");
 }
 
+/** The cone of `--ra --dec --radius` (all three or none). */
+function coneFlags(ra?: string, dec?: string, radius?: string) {
+  const given = [ra, dec, radius].filter((v) => v !== undefined).length;
+  if (given === 0) return undefined;
+  if (given < 3) throw new UsageError("--ra, --dec and --radius go together");
+  return {
+    ra: numberText("ra", ra)!,
+    dec: numberText("dec", dec)!,
+    radius: numberText("radius", radius)!,
+  };
+}
+
 /** Runs the CLI with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   let options;
@@ -171,6 +194,9 @@ export async function main(args: string[]): Promise<number> {
       overwrite: values.overwrite ?? false,
       skycellsCsv: values["skycells-csv"],
       skycells: values.skycell,
+      footprint: values.footprint ?? false,
+      footprintFits: values["footprint-fits"],
+      cone: coneFlags(values.ra, values.dec, values.radius),
       bands: listFlag(values.bands),
       archiveUrl: values["archive-url"],
       maxConnections: integerText("max-connections", values["max-connections"]),

@@ -69,6 +69,8 @@ Options:
                           the store's directory); either of those implies --expected
   --sector N, --camera N, --ccd N
   --skycells-csv PATH     a mapping CSV (column NAME and the padding columns)
+  --footprint             with --sector/--camera/--ccd: compare with the CCD's computed skycell list
+                          (RINGS.V3 grid and the TESS pointing model) instead of its mapping CSV
   --json                  print the summary and every problem as JSON instead of text
   --cleanup-temp          remove temp arrays (_temp_ in the name) whose maker is gone, or, when the
                           maker is unknown, that did not change for --temp-min-age seconds
@@ -112,6 +114,7 @@ const FLAGS = {
   "dry-run": { type: "boolean", default: false },
   deep: { type: "boolean", default: false },
   expected: { type: "boolean", default: false },
+  footprint: { type: "boolean", default: false },
   sector: { type: "string" },
   camera: { type: "string" },
   ccd: { type: "string" },
@@ -181,6 +184,9 @@ export function parseInventoryArgs(args: string[]): InventoryArgs {
   const ccdGiven = [v.sector, v.camera, v.ccd].filter((x) => x !== undefined).length;
   const csv = v["skycells-csv"];
   let expected: ExpectedOptions | undefined;
+  if (csv !== undefined && v.footprint) {
+    throw new UsageError("give either --skycells-csv or --footprint, not both");
+  }
   if (csv !== undefined && ccdGiven > 0) {
     throw new UsageError("give either --skycells-csv or --sector/--camera/--ccd, not both");
   }
@@ -193,7 +199,10 @@ export function parseInventoryArgs(args: string[]): InventoryArgs {
       sector: intFlag("sector", v.sector, 0, 1, 9999),
       camera: intFlag("camera", v.camera, 0, 1, 4),
       ccd: intFlag("ccd", v.ccd, 0, 1, 4),
+      ...(v.footprint ? { footprint: true } : {}),
     };
+  } else if (v.footprint) {
+    throw new UsageError("--footprint needs --sector, --camera and --ccd");
   } else if (v.expected) {
     throw new UsageError("--expected needs --skycells-csv or --sector, --camera and --ccd");
   }

@@ -42,14 +42,8 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from "./options.ts";
-import {
-  type ArrayJob,
-  planSkycell,
-  resolveSkycellList,
-  shardSkycells,
-  skycellJobs,
-  type SkycellPlan,
-} from "./plan.ts";
+import { type ArrayJob, planSkycell, shardSkycells, skycellJobs, type SkycellPlan } from "./plan.ts";
+import { describeList, resolveSkycellList, SkycellListError } from "../sky/list.ts";
 import { type DownloadResult, type Produced, RssSampler, RunLedger } from "./result.ts";
 
 export { IdentityMismatchError, isStoreFailure } from "./commit.ts";
@@ -147,20 +141,22 @@ class DownloadRun {
         ...cfg,
         skycells: this.#o.skycells,
         skycellsCsv: this.#o.skycellsCsv,
+        footprint: this.#o.footprint,
+        footprintFits: this.#o.footprintFits,
+        cone: this.#o.cone,
       });
     } catch (err) {
-      if (err instanceof MappingCsvError || err instanceof DownloadOptionError) {
+      if (
+        err instanceof MappingCsvError || err instanceof SkycellListError ||
+        err instanceof DownloadOptionError
+      ) {
         return this.#result("error", err.message);
       }
       return this.#result("error", `cannot read the skycell list: ${(err as Error).message}`);
     }
     this.#rows = list.rows;
     for (const w of list.warnings) this.#log.warn(w);
-    if (list.csvPath) {
-      this.#log.info(
-        `skycell list: ${list.csvPath} (${list.source} path): ${list.mainCount} main + ${list.paddingCount} padding`,
-      );
-    }
+    if (list.csvPath) this.#log.info(describeList(list));
     this.#skycells = shardSkycells(list.skycells, cfg.shard);
     if (cfg.shard) {
       this.#log.info(

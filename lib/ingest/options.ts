@@ -24,6 +24,7 @@ import {
   DEFAULT_OUTPUT_DIR,
   STORE_NAME,
 } from "../store/layout.ts";
+import type { Cone } from "../sky/list.ts";
 import type { DownloadProgress } from "./result.ts";
 
 /** A bad option or input of a download run (one line naming it). */
@@ -78,6 +79,13 @@ export interface DownloadOptions {
   skycellsCsv?: string;
   /** Explicit skycell names (instead of a CSV). */
   skycells?: string[];
+  /** The TESS CCD's computed footprint (lib/sky) instead of its mapping CSV. Without a mapping CSV and
+   * with no other source named, the computed footprint is used anyway (with a warning). */
+  footprint?: boolean;
+  /** A FITS image whose celestial WCS (TAN, TAN-SIP) gives the footprint. */
+  footprintFits?: string;
+  /** A cone on the sky, degrees. */
+  cone?: Cone;
   /** Bands (default r, i, z, y). */
   bands?: string[];
   /** Archive base URL (default: `PS1_ARCHIVE_URL`, else the PS1 archive). */

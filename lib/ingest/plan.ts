@@ -8,14 +8,12 @@
  * @module
  */
 
-import { readSkycellList, type SkycellList } from "../ps1/mapping.ts";
-import { parseSkycell, SkycellNameError } from "../ps1/skycell.ts";
 import type { FileKind } from "../ps1/urls.ts";
 import { ARRAY_KINDS, arrayName, findSkycell, skycellGroupPath } from "../store/layout.ts";
 import { arrayState } from "../store/state.ts";
 import { isOrphanTemp } from "../zarr/owner.ts";
 import type { ZarrStore } from "../zarr/store.ts";
-import { DownloadOptionError, type Shard } from "./options.ts";
+import type { Shard } from "./options.ts";
 
 /**
  * The skycells of shard K of N: every N-th name of the sorted list starting at K, so the N shares are
@@ -25,57 +23,6 @@ export function shardSkycells(skycells: readonly string[], shard: Shard | undefi
   const sorted = [...new Set(skycells)].sort();
   if (!shard || shard.count === 1) return sorted;
   return sorted.filter((_, i) => i % shard.count === shard.index);
-}
-
-/** Where the skycell list comes from. */
-export interface ListSource {
-  /** Explicit skycell names (`--skycell`). */
-  skycells?: string[];
-  /** A mapping CSV to read (`--skycells-csv`). */
-  skycellsCsv?: string;
-  /** Data root holding the mapping CSVs. */
-  dataRoot: string;
-  /** TESS sector, camera, CCD. */
-  sector: number;
-  /** TESS camera. */
-  camera: number;
-  /** TESS CCD. */
-  ccd: number;
-}
-
-/** Resolves the skycell list; every name validated. Throws mapping errors or {@link DownloadOptionError}. */
-export async function resolveSkycellList(src: ListSource): Promise<SkycellList> {
-  if (src.skycells && src.skycells.length > 0) {
-    src.skycells.forEach((name, i) => {
-      try {
-        parseSkycell(name);
-      } catch (err) {
-        if (err instanceof SkycellNameError) {
-          throw new DownloadOptionError(`--skycell #${i + 1}: ${err.message}`);
-        }
-        throw err;
-      }
-    });
-    const skycells = [...new Set(src.skycells)].sort();
-    return {
-      skycells,
-      rows: src.skycells.length,
-      main: skycells,
-      padding: [],
-      mainCount: skycells.length,
-      paddingCount: 0,
-      csvPath: "",
-      source: "given",
-      warnings: [],
-    };
-  }
-  return await readSkycellList({
-    csvPath: src.skycellsCsv,
-    dataRoot: src.dataRoot,
-    sector: src.sector,
-    camera: src.camera,
-    ccd: src.ccd,
-  });
 }
 
 /** One array of the plan. */

@@ -13,7 +13,8 @@
  */
 
 import * as path from "node:path";
-import { readSkycellList } from "../ps1/mapping.ts";
+import type { SkycellList } from "../ps1/mapping.ts";
+import { resolveSkycellList, SkycellListError } from "../sky/list.ts";
 import { ARRAY_KINDS, arrayName, BandListError, checkBands, DEFAULT_BANDS } from "../store/layout.ts";
 import { ZarrStore } from "../zarr/store.ts";
 import type { GroupScan } from "./check.ts";
@@ -55,6 +56,8 @@ export interface ExpectedOptions {
   ccd?: number;
   /** The data root holding the mapping CSVs (default: {@link dataRootOf} the store). */
   dataRoot?: string;
+  /** Compare with the CCD's computed footprint (lib/sky) instead of its mapping CSV. */
+  footprint?: boolean;
 }
 
 /** Options of {@link inventory}. */
@@ -291,7 +294,7 @@ export async function inventory(store: string | ZarrStore, opts: InventoryOption
     throw new InventoryOptionError(`workers must be >= 1: ${workers}`);
   }
   const s = typeof store === "string" ? await ZarrStore.open(store) : store;
-  let list: Awaited<ReturnType<typeof readSkycellList>> | undefined;
+  let list: SkycellList | undefined;
   const e = opts.expected;
   if (e) {
     if (
@@ -301,11 +304,20 @@ export async function inventory(store: string | ZarrStore, opts: InventoryOption
         "the expected skycells need a mapping CSV or all of sector, camera and CCD",
       );
     }
-    list = await readSkycellList(
-      e.csvPath !== undefined
-        ? { csvPath: e.csvPath }
-        : { dataRoot: e.dataRoot ?? dataRootOf(s.root), sector: e.sector, camera: e.camera, ccd: e.ccd },
-    );
+    try {
+      list = await resolveSkycellList({
+        skycellsCsv: e.csvPath,
+        footprint: e.footprint,
+        fallbackToFootprint: false,
+        dataRoot: e.dataRoot ?? dataRootOf(s.root),
+        sector: e.sector ?? 0,
+        camera: e.camera ?? 0,
+        ccd: e.ccd ?? 0,
+      });
+    } catch (err) {
+      if (err instanceof SkycellListError) throw new InventoryOptionError(err.message);
+      throw err;
+    }
   }
   const startedAt = new Date();
   const t0 = performance.now();

@@ -275,7 +275,7 @@ export interface ExpectedReport {
   /** The mapping CSV read. */
   csvPath: string;
   /** Where it was found: the newer or legacy path under the data root, or given. */
-  source: "newer" | "legacy" | "given";
+  source: "newer" | "legacy" | "given" | "footprint";
   /** TESS sector when looked up by sector/camera/CCD, else null. */
   sector: number | null;
   /** TESS camera, or null. */

@@ -93,8 +93,8 @@ export interface SkycellList {
   padding: string[];
   /** The CSV that was read. */
   csvPath: string;
-  /** Which location it came from: the newer or legacy path, or a path given explicitly. */
-  source: "newer" | "legacy" | "given";
+  /** Where it came from: the newer or legacy CSV path, a path or names given explicitly, or a footprint. */
+  source: "newer" | "legacy" | "given" | "footprint";
   /** Things worth saying that do not stop the run (absent padding columns). */
   warnings: string[];
 }

@@ -53,7 +53,7 @@ Deno.test("--help prints the flags and examples; bad usage exits 2 with one line
   }
 });
 
-Deno.test("exit codes: 0 completed (positional SECTOR CAMERA CCD), 1 incomplete, 2 missing CSV", async () => {
+Deno.test("exit codes: 0 completed (positional SECTOR CAMERA CCD), 1 incomplete, 2 a named CSV missing", async () => {
   const a = await makeArchive({
     faults: { rules: [{ match: "2556/080/*.stk.y.unconv.wt.fits", fault: { kind: "status", status: 500 } }] },
   });
@@ -87,7 +87,7 @@ Deno.test("exit codes: 0 completed (positional SECTOR CAMERA CCD), 1 incomplete,
     assert.equal(result.zarr_path, path.join(a.outputDir, "ps1_skycells.zarr"));
     assert.equal(result.arrays_present, 71);
     assert.match(partial.stderr, /HTTP 500/);
-    const missing = await run(["--sector", "7", ...common]);
+    const missing = await run(["--skycells-csv", "/nonexistent/tess_list.csv", ...common]);
     assert.equal(missing.code, 2);
     assert.equal(JSON.parse(missing.stdout).status, "error");
     a.server.setFaults(undefined);
