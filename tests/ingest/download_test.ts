@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import { encodeHex } from "./_hex.ts";
 import { downloadAndStorePs1Data } from "../../download_and_store_zarr.ts";
+import { openImage } from "../../lib/fits/image.ts";
 import { localPath } from "../../lib/ps1/urls.ts";
 import { findSkycell, skycellGroupPath } from "../../lib/store/layout.ts";
 import { ZarrStore } from "../../lib/zarr/store.ts";
@@ -604,6 +605,58 @@ Deno.test("obstacles in the output folder end in an error result with one line, 
     });
     assert.notEqual(r.status, "completed", r.message);
     assert.equal(r.message.split("\n").length, 1);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("an array another writer completes while the download fetches it is kept, not replaced", async () => {
+  const S = "skycell.2556.080";
+  // The r image comes slowly, so the other writer finishes first (a wide margin: 2 s against a few ms).
+  const a = await makeArchive({
+    faults: {
+      rules: [{ match: "2556/080/*.stk.r.unconv.fits", fault: { kind: "slow", bytesPerSecond: 60_000 } }],
+    },
+  });
+  try {
+    const source = localPath(a.archiveDir, S, "r", "image");
+    const image = openImage(await Deno.readFile(source));
+    let other: Promise<void> | undefined;
+    const r = await downloadAndStorePs1Data({
+      zarrOutputDir: a.outputDir,
+      archiveUrl: a.server.url,
+      skycells: [S],
+      bands: ["r"],
+      ...FAST,
+      onProgress: () => {
+        other ??= (async () => {
+          // Another writer (its own store handle, as another process has) completes r.
+          const store = await ZarrStore.open(a.storePath);
+          const shape: [number, number] = [image.height, image.width];
+          const build = await store.beginArray(skycellGroupPath(S), "r", {
+            shape,
+            dtype: "float32",
+            chunks: [Math.min(1024, shape[0]), Math.min(1024, shape[1])],
+          });
+          for (let row = 0; row < build.chunkRows; row++) {
+            const [y0, y1] = build.rowsOf(row);
+            const band = build.takeBand(row) as Float32Array<ArrayBuffer>;
+            image.readRows(y0, y1, "float32", band);
+            build.writeChunkRow(row, band);
+          }
+          await build.commit({ header: image.storeHeader("float32") }, { source: "the other writer" });
+          store.close();
+        })();
+      },
+    });
+    await other;
+    assert.equal(r.status, "completed", r.message);
+    const outcome = r.arrays.find((x) => x.kind === "image")!;
+    assert.equal(outcome.action, "kept");
+    const store = await ZarrStore.open(a.storePath);
+    const info = await store.readArray(`${skycellGroupPath(S)}/r`);
+    store.close();
+    assert.equal((info.attributes[MARKER_KEY] as { source: string }).source, "the other writer");
   } finally {
     await a.close();
   }

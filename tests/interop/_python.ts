@@ -53,3 +53,40 @@ export async function runTool(
 
 /** Absolute path of the repository root. */
 export const repoRoot: string = REPO_ROOT;
+
+// Writes skycells the way the Python download tool does. Arguments: the store, the JSON job list
+// [{skycell, band, kind, file, corner_nan}], the Zarr format and the layout ("current" or "legacy").
+export const PYTHON_TOOL_WRITE: string = String.raw`
+import json, sys
+import numpy as np, zarr
+from astropy.io import fits
+from zarr.codecs import ZstdCodec
+import numcodecs
+store, jobs, fmt, layout = sys.argv[1], json.load(open(sys.argv[2])), int(sys.argv[3]), sys.argv[4]
+root = zarr.open_group(store, mode="a", zarr_format=fmt)
+for job in jobs:
+    sky = job["skycell"]
+    parent = f"projections/{sky[8:12]}/{sky}" if layout == "legacy" else f"{sky[8:12]}/{sky}"
+    group = root.require_group(parent)
+    with fits.open(job["file"]) as hdul:
+        hdu = hdul[1] if len(hdul) > 1 else hdul[0]
+        data = hdu.data.astype(np.uint16 if job["kind"] == "mask" else np.float32)
+        header = hdu.header.tostring()
+    if job["corner_nan"]:
+        data[:1024, :1024] = np.nan  # a whole chunk of fill value: zarr-python does not store it
+    h, w = data.shape
+    name = job["band"] + {"image": "", "mask": "_mask", "weight": "_wt"}[job["kind"]]
+    if fmt == 3:
+        compressors = ZstdCodec(level=3)
+    else:
+        compressors = numcodecs.Zstd(level=3)
+    arr = group.create_array(name, shape=data.shape, chunks=(min(1024, h), min(1024, w)), dtype=data.dtype,
+                             compressors=compressors, fill_value=0 if job["kind"] == "mask" else np.nan,
+                             overwrite=True)
+    arr[:] = data
+    if layout == "legacy":
+        group.attrs["header"] = header  # old stores kept the header on the skycell group
+    else:
+        arr.attrs["header"] = header
+print("ok")
+`;

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { downloadAndStorePs1Data } from "../../download_and_store_zarr.ts";
 import { makeArchive } from "../ingest/_setup.ts";
-import { pythonPath, repoRoot, runPython } from "./_python.ts";
+import { PYTHON_TOOL_WRITE, pythonPath, repoRoot, runPython } from "./_python.ts";
+import { localPath } from "../../lib/ps1/urls.ts";
 
 const CHECK = `
 import json, sys
@@ -140,6 +141,36 @@ Deno.test("the --json result feeds the pipeline's manifest logic as the port's d
       "z_wt",
     ];
     for (const s of produced) assert.deepEqual(manifest.arrays[s], twelve, s);
+  } finally {
+    await a.close();
+  }
+});
+
+Deno.test("a store the Python tools wrote is resumed: its complete arrays are kept, only the missing are fetched", async () => {
+  const a = await makeArchive();
+  try {
+    const bands = ["r", "i"];
+    // zarr-python writes every array of the first skycells as the Python download tool does (no marker),
+    // leaving the last skycell's r image for us.
+    const jobs = a.skycells.flatMap((skycell) =>
+      bands.flatMap((band) =>
+        (["image", "mask", "weight"] as const).map((kind) => ({
+          skycell,
+          band,
+          kind,
+          file: localPath(a.archiveDir, skycell, band, kind),
+          corner_nan: false,
+        }))
+      )
+    ).filter((j) => !(j.skycell === a.skycells.at(-1) && j.band === "r" && j.kind === "image"));
+    const jobFile = path.join(a.dataDir, "jobs.json");
+    await Deno.writeTextFile(jobFile, JSON.stringify(jobs));
+    assert.equal((await runPython(PYTHON_TOOL_WRITE, [a.storePath, jobFile, "3", "current"])).trim(), "ok");
+    const r = await downloadAndStorePs1Data({ zarrOutputDir: a.outputDir, archiveUrl: a.server.url, bands });
+    assert.equal(r.status, "completed", r.message);
+    assert.equal(r.stats.arraysSkipped, jobs.length, "the Python-written arrays are complete");
+    assert.equal(r.stats.arraysWritten, 1);
+    assert.equal(a.server.stats().requests, 1);
   } finally {
     await a.close();
   }

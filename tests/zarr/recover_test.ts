@@ -38,6 +38,9 @@ Deno.test("temp names say their final name, purpose and owner; a dead owner's te
     assert.equal(parseTempName(build.tempName)?.purpose, "new");
     assert.equal(await isOrphanTemp(store.root, build.tempName), false, "our own build is alive");
     assert.equal(await isOrphanTemp(store.root, "r_temp_abc"), false, "unknown maker");
+    // Another host's temp, with an owner file of that host that exists and is not locked here: a job on
+    // another node of a shared store is alive as far as this host can tell, and must never be an orphan.
+    await Deno.writeTextFile(path.join(ownersDir(store.root), `otherhost-${DEAD_PID}`), "");
     assert.equal(await isOrphanTemp(store.root, `r_temp_otherhost-${DEAD_PID}-abcd`), false, "another host");
     await build.abort();
   });

@@ -12,7 +12,15 @@ import { listChunkFiles, openArrayReader } from "../../lib/zarr/read.ts";
 import { storeTestHooks, ZarrStore } from "../../lib/zarr/store.ts";
 import { isMarkedComplete, MARKER_KEY } from "../../lib/zarr/verify.ts";
 import { VERSION } from "../../lib/version.ts";
-import { assertSameBits, testImage, tree, withStore, withTempDir, writeImage } from "./_helpers.ts";
+import {
+  assertSameBits,
+  spawnChild,
+  testImage,
+  tree,
+  withStore,
+  withTempDir,
+  writeImage,
+} from "./_helpers.ts";
 
 const GROUP = "2556/skycell.2556.080";
 const SPEC: ArraySpec = { shape: [300, 260], dtype: "float32", chunks: [128, 128] };
@@ -446,5 +454,24 @@ Deno.test("installing a temp array that has no metadata fails before the existin
     await assert.rejects(() => store._install(GROUP, "r", temp, false), /disappeared before it was renamed/);
     assertSameBits(await (await openArrayReader(store, `${GROUP}/r`)).readRegion(0, 300), old);
     assert.deepEqual((await store.listChildren(GROUP)).map((c) => c.name), ["r"]);
+  });
+});
+
+Deno.test("an array is renamed into place while the store lock is held: another process cannot take it then", async () => {
+  await withStore(async (store) => {
+    await writeImage(store, GROUP, "r", SPEC, testImage("float32", 300, 260, { seed: 1 }));
+    const seen: string[] = [];
+    storeTestHooks.betweenRenames = async () => {
+      // A process that tries the lock for 300 ms at exactly this moment must be told it is held.
+      const child = spawnChild(["try-lock", store.root, "300"]);
+      const out = await child.output();
+      seen.push(new TextDecoder().decode(out.stdout).trim().split(" ")[0]);
+    };
+    try {
+      await writeImage(store, GROUP, "r", SPEC, testImage("float32", 300, 260, { seed: 2 }));
+    } finally {
+      storeTestHooks.betweenRenames = undefined;
+    }
+    assert.deepEqual(seen, ["timeout"]);
   });
 });
