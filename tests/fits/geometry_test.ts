@@ -60,13 +60,10 @@ Deno.test("an 8 MB file of tile descriptors claiming 1,000,000 x 1,000,000 pixel
   const bytes = craftCompressed({ width: 1_000_000, height: 1_000_000 });
   assert.ok(bytes.length > 8_000_000 && bytes.length < 8_100_000, `${bytes.length} bytes`);
   const before = rssMB();
-  const t0 = performance.now();
   assert.throws(() => openImage(bytes, { source: "big.fits" }), isFitsError(IMPLAUSIBLE));
   await withFile(bytes, async (file) => {
     await assert.rejects(() => peekImage(file, "big.fits"), isFitsError(IMPLAUSIBLE));
   });
-  const ms = performance.now() - t0;
-  assert.ok(ms < 2000, `took ${ms.toFixed(0)} ms`);
   // One row band of this image would be 4 GB; a few MB of header parsing and file I/O is all it costs.
   assert.ok(rssMB() - before < 200, `RSS grew by ${(rssMB() - before).toFixed(0)} MB`);
 });

@@ -442,7 +442,6 @@ Deno.test("a dead archive ends the run with a clear message after the retry budg
   const url = a.server.url;
   await a.server.close();
   try {
-    const t0 = performance.now();
     const r = await downloadAndStorePs1Data({
       zarrOutputDir: a.outputDir,
       archiveUrl: url,
@@ -454,7 +453,8 @@ Deno.test("a dead archive ends the run with a clear message after the retry budg
     assert.equal(r.status, "error", r.message);
     assert.match(r.message, /unreachable or refusing/);
     assert.ok(r.failures.length >= 8 && r.failures.length < 72, `${r.failures.length} failures`);
-    assert.ok(performance.now() - t0 < 30_000);
+    // Bounded by count, not by time: it stopped well short of trying every array (72 x 3 attempts).
+    assert.ok(r.stats.requests < 72, `${r.stats.requests} requests`);
   } finally {
     await Deno.remove(a.dataDir, { recursive: true });
   }

@@ -66,12 +66,10 @@ Deno.test("footprint: south of Dec -30 is dropped with a note", () => {
   assert.ok(edge.main.every((n) => skycellCorners(n).some((c) => c.dec >= -30)), "main skycells reach -30");
 });
 
-Deno.test("footprint: a TESS CCD's list covers its sampled pixels, under a second", () => {
-  const t0 = performance.now();
+Deno.test("footprint: a TESS CCD's list covers its sampled pixels", () => {
+  // How fast it is belongs to benchmarks (README: 12-80 ms here); a test asserts no time.
   const list = skycellsForTessCcd(20, 3, 3);
-  const ms = performance.now() - t0;
   checkShape(list);
-  assert.ok(ms < 1000, `${ms} ms`);
   const all = new Set(list.skycells);
   const m = tessCcd(20, 3, 3);
   const touched = new Set<string>();
