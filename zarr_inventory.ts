@@ -39,6 +39,7 @@ import {
   type ReportPaths,
   writeReports,
 } from "./lib/inventory/report.ts";
+import { type HtmlReportPaths, writeHtmlReport } from "./lib/inventory/html.ts";
 import { MappingCsvError } from "./lib/ps1/mapping.ts";
 import { StoreError } from "./lib/zarr/errors.ts";
 import { DEFAULT_BANDS, DEFAULT_INVENTORY_DIR, DEFAULT_STORE_PATH } from "./lib/store/layout.ts";
@@ -72,6 +73,9 @@ Options:
   --footprint             with --sector/--camera/--ccd: compare with the CCD's computed skycell list
                           (RINGS.V3 grid and the TESS pointing model) instead of its mapping CSV
   --json                  print the summary and every problem as JSON instead of text
+  --html                  also write inventory_{YYYYMMDD_HHMMSS}.html and inventory_latest.html: one
+                          self-contained page (summary, sky map of the skycells by state, completeness
+                          per band, problems with their reasons) that opens offline in any browser
   --cleanup-temp          remove temp arrays (_temp_ in the name) whose maker is gone, or, when the
                           maker is unknown, that did not change for --temp-min-age seconds
   --cleanup-corrupt       remove arrays with evidence of damage (re-checked first)
@@ -89,7 +93,8 @@ incomplete. Each removal is re-checked under the store lock just before it happe
 taken again afterwards and its summary printed.
 
 Reports in --output-dir: skycell_inventory_{YYYYMMDD_HHMMSS}.csv, array_inventory_{...}.csv (and
-expected_inventory_, cleanup_), with *_latest.csv copies of the newest state.
+expected_inventory_, cleanup_), with *_latest.csv copies of the newest state; with --html also
+inventory_{...}.html and inventory_latest.html.
 
 Exit status: 0 healthy, 1 problems found (or a removal failed), 2 bad usage or unreadable input.
 
@@ -120,6 +125,7 @@ const FLAGS = {
   ccd: { type: "string" },
   "skycells-csv": { type: "string" },
   json: { type: "boolean", default: false },
+  html: { type: "boolean", default: false },
   bands: { type: "string" },
   workers: { type: "string" },
   "temp-min-age": { type: "string" },
@@ -146,6 +152,8 @@ export interface InventoryArgs {
   tempMinAgeSeconds: number;
   /** JSON output. */
   json: boolean;
+  /** Also write the HTML page. */
+  html: boolean;
 }
 
 /**
@@ -218,6 +226,7 @@ export function parseInventoryArgs(args: string[]): InventoryArgs {
     dryRun: v["dry-run"],
     tempMinAgeSeconds,
     json: v.json,
+    html: v.html,
   };
 }
 
@@ -303,6 +312,15 @@ export async function main(args: string[]): Promise<number> {
       });
     }
     const final = after ?? before;
+    // The page shows the store as it is now: after a cleanup, the second inventory, named like its CSVs.
+    let html: HtmlReportPaths | undefined;
+    if (parsed.html) {
+      html = await writeHtmlReport(
+        final,
+        parsed.outputDir,
+        after ? { date, suffix: "_after_cleanup" } : { date },
+      );
+    }
     const failed = result?.failed ?? 0;
     const status = problemCount(final) > 0 || failed > 0 ? EXIT.problems : EXIT.ok;
     if (parsed.json) {
@@ -313,6 +331,7 @@ export async function main(args: string[]): Promise<number> {
           cleanup: result ?? null,
           after: after ? inventoryJson(after) : null,
           afterReports: afterReports ?? null,
+          ...(html ? { html } : {}),
           exitStatus: status,
         },
         null,
@@ -323,6 +342,7 @@ export async function main(args: string[]): Promise<number> {
       if (result) console.log("\n" + formatCleanup(result));
       if (after) console.log("\n" + formatSummary(after, "INVENTORY AFTER CLEANUP"));
       for (const p of Object.values(afterReports ?? reports)) log(`report ${p}`);
+      if (html) { for (const p of Object.values(html)) log(`report ${p}`); }
     }
     return status;
   } catch (err) {
