@@ -20,6 +20,7 @@
  * @module
  */
 
+import { linearPart } from "../sky/wcs.ts";
 import type { FitsHeader } from "../fits/header.ts";
 import { RegionError } from "./errors.ts";
 
@@ -34,24 +35,6 @@ export interface TanWcs {
 }
 
 const RAD = Math.PI / 180;
-
-/** The linear part from CD, else CDELT times PC (PCi_j or PC00i00j), else what there is. */
-function linearPart(h: FitsHeader): TanWcs["cd"] | null {
-  const num = (k: string) => h.getNumber(k);
-  const cdKeys = ["CD1_1", "CD1_2", "CD2_1", "CD2_2"];
-  if (cdKeys.some((k) => num(k) !== undefined)) {
-    const [a, b, c, d] = cdKeys.map((k) => num(k) ?? 0);
-    return [[a, b], [c, d]];
-  }
-  const cdelt1 = num("CDELT1");
-  const cdelt2 = num("CDELT2");
-  if (cdelt1 === undefined || cdelt2 === undefined) return null;
-  const pc = (i: number, j: number) => num(`PC${i}_${j}`) ?? num(`PC00${i}00${j}`) ?? (i === j ? 1 : 0);
-  return [
-    [cdelt1 * pc(1, 1), cdelt1 * pc(1, 2)],
-    [cdelt2 * pc(2, 1), cdelt2 * pc(2, 2)],
-  ];
-}
 
 /**
  * Reads the TAN WCS of a header. Returns null when the header has no celestial WCS (no `CRVAL`/`CRPIX`

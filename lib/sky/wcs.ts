@@ -127,7 +127,11 @@ export interface CelestialWcs {
   naxis: [number, number] | null;
 }
 
-function linearPart(h: FitsHeader): CelestialWcs["cd"] | null {
+/**
+ * The linear part of a header's celestial WCS, degrees per pixel: `CD`, else `CDELT` times `PC` (`PCi_j`
+ * or the old `PC00i00j`), or null when the header has no scale.
+ */
+export function linearPart(h: FitsHeader): [[number, number], [number, number]] | null {
   const num = (k: string) => h.getNumber(k);
   const cdKeys = ["CD1_1", "CD1_2", "CD2_1", "CD2_2"];
   if (cdKeys.some((k) => num(k) !== undefined)) {

@@ -2,21 +2,12 @@ import { assertEquals } from "../ps1/_assert.ts";
 import { fileURLToPath } from "node:url";
 import { main } from "../../lib/archive/serve.ts";
 import { makeTree, sameBytes } from "./_tree.ts";
+import { within as withinDefault } from "../_deadline.ts";
+
+/** A deadline on a wait (see tests/_deadline.ts), 30_000 ms unless told. */
+const within = <T>(p: Promise<T>, what: string, ms = 30_000) => withinDefault(p, what, ms);
 
 const SERVE = new URL("../../lib/archive/serve.ts", import.meta.url);
-
-/** `promise`, or a rejection naming `what` when it takes longer than `ms` (so no wait hangs the suite). */
-async function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 Deno.test("serve.ts rejects bad flags with exit code 2", async () => {
   const saved = console.error;

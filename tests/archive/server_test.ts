@@ -2,19 +2,10 @@ import { assertEquals } from "../ps1/_assert.ts";
 import { startLocalArchive } from "../../lib/archive/server.ts";
 import { FaultInjector, globToRegExp } from "../../lib/archive/faults.ts";
 import { makeTree, sameBytes } from "./_tree.ts";
+import { within as withinDefault } from "../_deadline.ts";
 
-/** `promise`, or a rejection naming `what` when it takes longer than `ms` (so no wait hangs the suite). */
-async function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** A deadline on a wait (see tests/_deadline.ts), 10_000 ms unless told. */
+const within = <T>(p: Promise<T>, what: string, ms = 10_000) => withinDefault(p, what, ms);
 
 /** Polls `check` every 5 ms until it holds; rejects naming `what` after `ms`. */
 async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {

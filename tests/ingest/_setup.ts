@@ -151,3 +151,13 @@ export async function listTree(dir: string): Promise<string[]> {
   });
   return out.sort();
 }
+
+/** Copies the FITS files of an archive tree into `mirror` (the local-mirror layout is the archive's). */
+export async function copyMirror(archiveDir: string, mirror: string): Promise<void> {
+  for (const file of await listTree(archiveDir)) {
+    const rel = path.relative(archiveDir, file);
+    const st = await Deno.stat(file);
+    if (st.isDirectory) await Deno.mkdir(path.join(mirror, rel), { recursive: true });
+    else if (file.endsWith(".fits")) await Deno.copyFile(file, path.join(mirror, rel));
+  }
+}

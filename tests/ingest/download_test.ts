@@ -10,7 +10,7 @@ import { MARKER_KEY } from "../../lib/zarr/verify.ts";
 import { groupMetadataJson } from "../../lib/zarr/metadata.ts";
 import { hostToken } from "../../lib/zarr/names.ts";
 import { ownersDir } from "../../lib/zarr/owner.ts";
-import { assertStoreMatchesSource, listTree, makeArchive } from "./_setup.ts";
+import { assertStoreMatchesSource, copyMirror, listTree, makeArchive } from "./_setup.ts";
 
 const FAST = { backoffMs: 5, retries: 3, timeout: 2 };
 
@@ -219,12 +219,7 @@ Deno.test("local files are preferred, and the archive is used when one is missin
   const mirror = path.join(a.dataDir, "mirror");
   try {
     // A mirror of the archive with one file missing and one truncated.
-    for (const file of await listTree(a.archiveDir)) {
-      const rel = path.relative(a.archiveDir, file);
-      const st = await Deno.stat(file);
-      if (st.isDirectory) await Deno.mkdir(path.join(mirror, rel), { recursive: true });
-      else if (file.endsWith(".fits")) await Deno.copyFile(file, path.join(mirror, rel));
-    }
+    await copyMirror(a.archiveDir, mirror);
     await Deno.remove(localPath(mirror, "skycell.2556.090", "i", "image"));
     const bad = localPath(mirror, "skycell.2556.091", "z", "weight");
     const bytes = await Deno.readFile(bad);
@@ -253,12 +248,7 @@ Deno.test("wrong files in the mirror (another skycell, another band, an image as
   const mirror = path.join(a.dataDir, "mirror");
   const S = "skycell.2556.080";
   try {
-    for (const file of await listTree(a.archiveDir)) {
-      const rel = path.relative(a.archiveDir, file);
-      const st = await Deno.stat(file);
-      if (st.isDirectory) await Deno.mkdir(path.join(mirror, rel), { recursive: true });
-      else if (file.endsWith(".fits")) await Deno.copyFile(file, path.join(mirror, rel));
-    }
+    await copyMirror(a.archiveDir, mirror);
     const other = a.skycells.find((x) => x !== S && x.startsWith("skycell.2556."))!;
     await Deno.copyFile(localPath(a.archiveDir, other, "r", "image"), localPath(mirror, S, "r", "image"));
     await Deno.copyFile(localPath(a.archiveDir, S, "i", "weight"), localPath(mirror, S, "r", "weight"));
@@ -503,12 +493,7 @@ Deno.test("offline node: with the archive unreachable, every local file is still
   const a = await makeArchive();
   const mirror = path.join(a.dataDir, "mirror");
   try {
-    for (const file of await listTree(a.archiveDir)) {
-      const rel = path.relative(a.archiveDir, file);
-      const st = await Deno.stat(file);
-      if (st.isDirectory) await Deno.mkdir(path.join(mirror, rel), { recursive: true });
-      else if (file.endsWith(".fits")) await Deno.copyFile(file, path.join(mirror, rel));
-    }
+    await copyMirror(a.archiveDir, mirror);
     // Two skycells missing from the mirror: 24 files, more than the run's limit of failures in a row (8
     // with 2 connections), and they come first in the run's order.
     const gone: string[] = [];

@@ -8,19 +8,10 @@ import * as path from "node:path";
 import { LineReader, spawnChild, withTempDir } from "./_helpers.ts";
 import { verifyStore } from "./_verify.ts";
 import { TEST_ARRAYS, TEST_GROUPS } from "./_child.ts";
+import { within as withinDefault } from "../_deadline.ts";
 
-/** `promise`, or a rejection naming `what` when it takes longer than `ms` (so no wait hangs the suite). */
-async function within<T>(promise: Promise<T>, what: string, ms = 120_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** A deadline on a wait (see tests/_deadline.ts), 120_000 ms unless told. */
+const within = <T>(p: Promise<T>, what: string, ms = 120_000) => withinDefault(p, what, ms);
 
 Deno.test("two writer processes on one new store both end with valid arrays and intact groups", async () => {
   await withTempDir(async (dir) => {

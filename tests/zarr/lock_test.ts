@@ -7,21 +7,12 @@ import * as path from "node:path";
 import { StoreError } from "../../lib/zarr/errors.ts";
 import { lockPathOf, StoreLock } from "../../lib/zarr/lock.ts";
 import { LineReader, spawnChild, withTempDir } from "./_helpers.ts";
+import { within as withinDefault } from "../_deadline.ts";
+
+/** A deadline on a wait (see tests/_deadline.ts), 30_000 ms unless told. */
+const within = <T>(p: Promise<T>, what: string, ms = 30_000) => withinDefault(p, what, ms);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** `promise`, or a rejection naming `what` when it takes longer than `ms` (so no wait hangs the suite). */
-async function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 Deno.test("the lock file is a sibling of the store named {store}.lock", () => {
   assert.equal(lockPathOf("/data/out/ps1_skycells.zarr/"), "/data/out/ps1_skycells.zarr.lock");
