@@ -6,7 +6,7 @@
  *    its mapping CSV under `data/`, once (kept for later runs);
  * 2. serves it on 127.0.0.1 and runs `download_and_store_zarr.ts` against it into
  *    `data/ps1_skycells_zarr/ps1_skycells.zarr`;
- * 3. runs `zarr_inventory.ts` on the store (reports in `data/zarr_inventory`);
+ * 3. runs `zarr_inventory.ts --html` on the store (CSV reports and the HTML page in `data/zarr_inventory`);
  * 4. extracts one skycell to FITS with `zarr_to_fits.ts` (into `extracted_fits/`) and one cutout;
  * 5. stops the server and says where everything is.
  *
@@ -61,8 +61,8 @@ export async function main(args: string[]): Promise<number> {
   } finally {
     await archive.close();
   }
-  step("zarr_inventory.ts");
-  code = await inventory([]);
+  step("zarr_inventory.ts --html");
+  code = await inventory(["--html"]);
   if (code !== 0) return code;
   const skycell = demo.skycells[0];
   step(`zarr_to_fits.ts --skycell ${skycell} --batch --overwrite`);
@@ -91,6 +91,7 @@ export async function main(args: string[]): Promise<number> {
       path.resolve(DATA, "zarr_inventory")
     } (skycell_inventory_latest.csv, array_inventory_latest.csv)`,
   );
+  console.log(`  HTML page:   ${path.resolve(DATA, "zarr_inventory", "inventory_latest.html")}`);
   console.log(`  FITS files:  ${path.resolve(OUT, skycell)}/ and ${path.resolve(cutout)}`);
   console.log(
     `  archive:     ${
