@@ -59,6 +59,8 @@ not fetched again; rerun after an interruption.
   --ra DEG --dec DEG --radius DEG
                          the skycells covering a cone on the sky
   --bands LIST           bands, comma separated (default r,i,z,y; g allowed)
+  --archive NAME         stsci (MAST's image server, the default) or aws (the open-data copy on S3,
+                         same layout: faster from AWS machines, no load on MAST)
   --archive-url URL      archive base (default $PS1_ARCHIVE_URL, else http://ps1images.stsci.edu/rings.v3.skycell)
   --max-connections N    simultaneous HTTP requests (default ${D.maxConnections}; keep it modest, the archive is shared)
   --retries N            retries per request (default ${D.retries})
@@ -99,6 +101,7 @@ const FLAGS = {
   radius: { type: "string" },
   bands: { type: "string" },
   "archive-url": { type: "string" },
+  archive: { type: "string" },
   "max-connections": { type: "string" },
   retries: { type: "string" },
   timeout: { type: "string" },
@@ -199,6 +202,7 @@ export async function main(args: string[]): Promise<number> {
       cone: coneFlags(values.ra, values.dec, values.radius),
       bands: listFlag(values.bands),
       archiveUrl: values["archive-url"],
+      archive: values.archive,
       maxConnections: integerText("max-connections", values["max-connections"]),
       retries: integerText("retries", values.retries),
       timeout: numberText("timeout", values.timeout),

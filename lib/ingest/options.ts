@@ -15,7 +15,7 @@
 import * as path from "node:path";
 import type { Logger } from "../cli/log.ts";
 import { DEFAULT_MAX_FILE_SIZE } from "../ps1/archive_client.ts";
-import { archiveBaseUrl } from "../ps1/urls.ts";
+import { archiveBaseUrl, namedArchiveUrl } from "../ps1/urls.ts";
 import {
   BandListError,
   checkBands,
@@ -90,6 +90,8 @@ export interface DownloadOptions {
   bands?: string[];
   /** Archive base URL (default: `PS1_ARCHIVE_URL`, else the PS1 archive). */
   archiveUrl?: string;
+  /** A named copy of the archive instead of a URL: `stsci` (the default) or `aws` (see `NAMED_ARCHIVES`). */
+  archive?: string;
   /** HTTP requests in flight at most (default 8). */
   maxConnections?: number;
   /** Retries per request after the first attempt (default 5). */
@@ -175,6 +177,20 @@ function integer(name: string, v: number | undefined, fallback: number, min: num
   return n;
 }
 
+/** The archive base URL: `archive` by name or `archiveUrl`, not both; else the environment or default. */
+function baseUrlOf(o: DownloadOptions): string {
+  if (o.archive !== undefined && o.archiveUrl !== undefined) {
+    throw new DownloadOptionError("--archive and --archive-url: give one, not both");
+  }
+  try {
+    return o.archive !== undefined ? namedArchiveUrl(o.archive) : archiveBaseUrl(o.archiveUrl);
+  } catch (err) {
+    throw new DownloadOptionError(
+      `${o.archive !== undefined ? "--archive" : "--archive-url"}: ${(err as Error).message}`,
+    );
+  }
+}
+
 /** Checks the options and fills in the defaults; throws {@link DownloadOptionError} naming the option. */
 export function resolveOptions(o: DownloadOptions): ResolvedOptions {
   const d = DOWNLOAD_DEFAULTS;
@@ -201,7 +217,7 @@ export function resolveOptions(o: DownloadOptions): ResolvedOptions {
     dataRoot: path.dirname(outputDir),
     localRoot: path.resolve(o.localDataPath ?? DEFAULT_LOCAL_DATA_PATH),
     bands,
-    baseUrl: archiveBaseUrl(o.archiveUrl),
+    baseUrl: baseUrlOf(o),
     maxConnections: integer("--max-connections", o.maxConnections, d.maxConnections, 1, 64),
     retries: integer("--retries", o.retries, d.retries, 0, 100),
     timeoutMs: timeout * 1000,

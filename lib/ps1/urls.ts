@@ -84,6 +84,27 @@ export function localPath(root: string, skycell: string, band: string, kind: Fil
 }
 
 /**
+ * The two public copies of the archive, by name (`--archive`): `stsci`, MAST's image server (the
+ * default), and `aws`, the open-data copy on Amazon S3 with the same layout (fast from cloud machines in
+ * us-east-1, and no MAST load).
+ */
+export const NAMED_ARCHIVES: Readonly<Record<"stsci" | "aws", string>> = {
+  stsci: "http://ps1images.stsci.edu/rings.v3.skycell",
+  aws: "https://stpubdata.s3.amazonaws.com/panstarrs/ps1/public/rings.v3.skycell",
+};
+
+/** The base URL of a named archive copy (`stsci`, `aws`); throws {@link ArchiveUrlError} for another name. */
+export function namedArchiveUrl(name: string): string {
+  const url = (NAMED_ARCHIVES as Record<string, string>)[name];
+  if (!url) {
+    throw new ArchiveUrlError(
+      `unknown archive ${JSON.stringify(name)} (use ${Object.keys(NAMED_ARCHIVES).join(" or ")})`,
+    );
+  }
+  return url;
+}
+
+/**
  * The archive base URL to use: `flag` when given, else the `PS1_ARCHIVE_URL` environment variable, else
  * {@link DEFAULT_ARCHIVE_URL}. Throws {@link ArchiveUrlError} for anything but an http(s) URL; trailing
  * slashes are removed.

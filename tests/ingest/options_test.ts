@@ -61,3 +61,16 @@ Deno.test("the archive breaker trips after its limit of failures in a row, and a
   );
   assert.equal(breaker.failed("http://a", "x"), false, "it trips once");
 });
+
+Deno.test("--archive names the two public copies; a bad name or both ways at once is one line", () => {
+  assert.equal(
+    resolveOptions({ archive: "aws" }).baseUrl,
+    "https://stpubdata.s3.amazonaws.com/panstarrs/ps1/public/rings.v3.skycell",
+  );
+  assert.equal(resolveOptions({ archive: "stsci" }).baseUrl, "http://ps1images.stsci.edu/rings.v3.skycell");
+  assert.throws(
+    () => resolveOptions({ archive: "gcs" }),
+    /^DownloadOptionError: --archive: unknown archive "gcs" \(use stsci or aws\)$/,
+  );
+  assert.throws(() => resolveOptions({ archive: "aws", archiveUrl: "http://x" }), /give one, not both/);
+});
