@@ -6,6 +6,7 @@ import { hostToken } from "../../lib/zarr/names.ts";
 import { ownersDir } from "../../lib/zarr/owner.ts";
 import { ZarrStore } from "../../lib/zarr/store.ts";
 import { editMetadata, makeStore, tempDir, treeSnapshot, writeSkycell } from "./_store.ts";
+import { LineReader, spawnChild } from "../zarr/_helpers.ts";
 
 const A = "skycell.2556.080";
 const B = "skycell.2556.081";
@@ -234,4 +235,45 @@ Deno.test("cleanup of a damaged group metadata keeps the arrays and says why", a
     assert.match(result.items[0].reason, /group metadata damaged, arrays kept/);
     assert.equal((await inventory(store, { workers: 1 })).summary.arrays.healthy, 12);
   });
+});
+
+Deno.test("cleanup re-checks an item under the same hold of the lock that removes it: one repaired meanwhile is kept", async () => {
+  const { dir, remove } = await tempDir();
+  try {
+    const store = await makeStore(dir, [A]);
+    const chunk = path.join(group(store, A), "r", "c", "1", "1");
+    const bytes = await Deno.readFile(chunk);
+    await Deno.remove(chunk);
+    const inv = await inventory(store, { workers: 1 });
+    assert.equal(inv.arrays.find((a) => a.skycell === A && a.name === "r")?.status, "corrupt");
+    store.close();
+    // Another process holds the lock; the moment the cleanup has to wait for it, the array is repaired
+    // and the holder goes away.
+    const holder = spawnChild(["hold-lock", store.root, "60000"]);
+    const lines = new LineReader(holder.stdout);
+    await lines.waitFor((l) => l === "locked");
+    const waited: string[] = [];
+    const viaLock = await ZarrStore.open(store.root, {
+      lock: {
+        onWait: () => {
+          waited.push("waiting");
+          Deno.writeFileSync(chunk, bytes);
+          holder.kill("SIGKILL");
+        },
+      },
+    });
+    const result = await cleanup(inv, { categories: ["corrupt"], store: viaLock });
+    await holder.status;
+    viaLock.close();
+    assert.deepEqual(waited, ["waiting"]);
+    const item = result.items.find((i) => i.path.endsWith("/r"))!;
+    assert.equal(item.action, "kept", item.reason);
+    assert.match(item.reason, /healthy now/);
+    assert.ok(
+      await exists(path.join(group(store, A), "r", "zarr.json")),
+      "the repaired array is still there",
+    );
+  } finally {
+    await remove();
+  }
 });
