@@ -137,3 +137,49 @@ Deno.test("sky: a TAN-SIP FITS footprint's corners match astropy's calc_footprin
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** tesswcs's sky positions (WCS fitted to real full-frame images): argv[1] as for tess-point. */
+const TESSWCS_SKY = `
+import json, sys, warnings
+warnings.simplefilter("ignore")
+from importlib.metadata import version
+from tesswcs import WCS
+jobs = json.loads(sys.argv[1])
+out = {"version": version("tesswcs"), "results": []}
+for sector, camera, ccd, pixels in jobs:
+    wcs = WCS.from_sector(sector, camera, ccd)
+    res = []
+    for x, y in pixels:
+        # Science pixel (x, y) is 0-based column 44 + x, row y of the full-frame image.
+        p = wcs.pixel_to_world(44 + x, y)
+        res.append([float(p.ra.deg), float(p.dec.deg)])
+    out["results"].append(res)
+print(json.dumps(out))
+`;
+
+Deno.test("sky: our TESS model agrees with tesswcs (WCS fitted to real images) within 1 arcminute", async () => {
+  const sectors = [14, 20, 26, 40, 47, 56];
+  const jobs: [number, number, number, number[][]][] = [];
+  for (const s of sectors) {
+    for (let c = 1; c <= 4; c++) for (let k = 1; k <= 4; k++) jobs.push([s, c, k, GRID3]);
+  }
+  const out = JSON.parse(await runPython(TESSWCS_SKY, [JSON.stringify(jobs)]));
+  let worst = 0;
+  jobs.forEach(([s, c, k, pixels], i) => {
+    const m = tessCcd(s, c, k);
+    pixels.forEach(([x, y], j) => {
+      const [ra, dec] = out.results[i][j];
+      const d = separation(ccdPixelToSky(m, x, y), { ra, dec }) * 3600;
+      worst = Math.max(worst, d);
+      assert.ok(
+        d < 60,
+        `sector ${s} camera ${c} CCD ${k} pixel ${x},${y}: ${d.toFixed(1)} arcsec from tesswcs`,
+      );
+    });
+  });
+  console.log(
+    `  tesswcs ${out.version}: ${jobs.length} CCDs x ${GRID3.length} pixels, worst ${
+      worst.toFixed(1)
+    } arcsec`,
+  );
+});
