@@ -34,7 +34,7 @@ import { recoverDeadProcesses, recoverOrphans } from "../store/recover.ts";
 import { WorkerPool } from "../zarr/pool.ts";
 import { ZarrStore } from "../zarr/store.ts";
 import { ArrayIngester } from "./commit.ts";
-import { ArrayFetcher } from "./fetch.ts";
+import { ArchiveBreaker, ArrayFetcher, breakerLimit } from "./fetch.ts";
 import type { IngestDone, IngestTask } from "./ingest_worker.ts";
 import {
   DownloadOptionError,
@@ -80,6 +80,7 @@ class DownloadRun {
   #rows = 0;
   #skycells: string[] = [];
   #peakRss = 0;
+  #headBreaker?: ArchiveBreaker;
 
   constructor(o: DownloadOptions) {
     this.#o = o;
@@ -192,6 +193,8 @@ class DownloadRun {
     const cfg = this.#cfg!;
     const client = this.#makeClient(this.#runSignal(), Math.min(1, cfg.retries));
     const plan: NonNullable<DownloadResult["plan"]> = [];
+    // HEAD requests stop once the archive looks unreachable, as downloads do: sizes are then unknown.
+    this.#headBreaker = new ArchiveBreaker(breakerLimit(cfg.maxConnections));
     try {
       for (const skycell of this.#skycells) {
         const p = store
@@ -229,9 +232,16 @@ class DownloadRun {
       const st = await fs.stat(localPath(cfg.localRoot, job.skycell, job.band, job.kind)).catch(() => null);
       if (st?.isFile()) return st.size;
     }
+    const breaker = this.#headBreaker!;
+    if (breaker.tripped) return null;
     try {
-      return (await client.head(archiveUrl(cfg.baseUrl, job.skycell, job.band, job.kind))).contentLength;
-    } catch {
+      const size = (await client.head(archiveUrl(cfg.baseUrl, job.skycell, job.band, job.kind))).contentLength;
+      breaker.succeeded();
+      return size;
+    } catch (err) {
+      if (breaker.failed(cfg.baseUrl, (err as Error).message)) {
+        this.#log.warn(`${breaker.message}; sizes of the remaining files are not asked for`);
+      }
       return null;
     }
   }

@@ -646,3 +646,25 @@ Deno.test("an array another writer completes while the download fetches it is ke
     await a.close();
   }
 });
+
+Deno.test("a dry run against an unreachable archive stops asking for sizes once the archive looks down", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dry_dead_" });
+  try {
+    // No mapping CSV: the CCD's computed footprint, about 1150 skycells x 12 files.
+    const r = await downloadAndStorePs1Data({
+      zarrOutputDir: path.join(dir, "data", "ps1_skycells_zarr"),
+      sector: 21,
+      camera: 2,
+      ccd: 1,
+      dryRun: true,
+      archiveUrl: "http://127.0.0.1:9/rings.v3.skycell",
+      backoffMs: 5,
+    });
+    assert.equal(r.status, "completed", r.message);
+    assert.ok(r.uniqueImages > 1000, `${r.uniqueImages} skycells`);
+    assert.ok(r.plan!.every((p) => p.bytesExpected === null));
+    assert.ok(r.stats.requests < 100, `${r.stats.requests} HEAD requests for ${r.uniqueImages * 12} files`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
