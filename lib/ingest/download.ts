@@ -235,7 +235,8 @@ class DownloadRun {
     const breaker = this.#headBreaker!;
     if (breaker.tripped) return null;
     try {
-      const size = (await client.head(archiveUrl(cfg.baseUrl, job.skycell, job.band, job.kind))).contentLength;
+      const size =
+        (await client.head(archiveUrl(cfg.baseUrl, job.skycell, job.band, job.kind))).contentLength;
       breaker.succeeded();
       return size;
     } catch (err) {
