@@ -5,7 +5,6 @@
  * while the honest files are stored.
  */
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Fault } from "../../lib/archive/faults.ts";
 import { listTree, makeArchive } from "./_setup.ts";
