@@ -44,6 +44,17 @@ export function isStoreFailure(err: unknown): boolean {
   return e?.name === "StoreError" || e?.name === "UnreadableError" || e?.name === "DamagedNodeError";
 }
 
+/** `work`, or a rejection as soon as `signal` aborts (a Ctrl-C never waits for a decode to finish). */
+function untilAborted<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(new Error("interrupted"));
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(new Error("interrupted"));
+    signal.addEventListener("abort", stop, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
+  });
+}
+
 /** Ingests FITS files into the store and commits them (see the module doc). */
 export class ArrayIngester {
   #store: ZarrStore;
@@ -51,26 +62,29 @@ export class ArrayIngester {
   #ledger: RunLedger;
   #log: Logger;
   #overwrite: boolean;
+  #signal?: AbortSignal;
 
   /**
    * @param store the store
    * @param pool the decoding workers
    * @param ledger where outcomes and counters go
    * @param log where warnings go
-   * @param opts `overwrite`: replace a complete array another process finished meanwhile
+   * @param opts `overwrite`: replace a complete array another process finished meanwhile; `signal`: stop
+   * waiting for a decode at once (the run is being interrupted; the pool's workers are terminated after)
    */
   constructor(
     store: ZarrStore,
     pool: WorkerPool<IngestTask, IngestDone>,
     ledger: RunLedger,
     log: Logger,
-    opts: { overwrite: boolean },
+    opts: { overwrite: boolean; signal?: AbortSignal },
   ) {
     this.#store = store;
     this.#pool = pool;
     this.#ledger = ledger;
     this.#log = log;
     this.#overwrite = opts.overwrite;
+    this.#signal = opts.signal;
   }
 
   /**
@@ -96,7 +110,10 @@ export class ArrayIngester {
     const build = await this.#store.beginArray(job.group, job.name, spec);
     let done: IngestDone;
     try {
-      done = await this.#pool.run({ fitsPath: file, source, build: build.handle() });
+      done = await untilAborted(
+        this.#pool.run({ fitsPath: file, source, build: build.handle() }),
+        this.#signal,
+      );
     } catch (err) {
       await build.abort();
       throw err;

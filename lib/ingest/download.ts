@@ -272,6 +272,7 @@ class DownloadRun {
       spool,
       ingester: new ArrayIngester(store, pool, this.#ledger, this.#log, {
         overwrite: this.#o.overwrite ?? false,
+        signal,
       }),
       ledger: this.#ledger,
       log: this.#log,
