@@ -7,6 +7,7 @@ import { mappingCsvPaths } from "../../lib/ps1/mapping.ts";
 import { skycellGroupPath } from "../../lib/store/layout.ts";
 import { main, parseInventoryArgs } from "../../zarr_inventory.ts";
 import { editMetadata, makeStore, tempDir, treeSnapshot, writeSkycell } from "./_store.ts";
+import { captured } from "../extract/_store.ts";
 
 const SCRIPT = fileURLToPath(new URL("../../zarr_inventory.ts", import.meta.url));
 const A = "skycell.2556.080";
@@ -38,18 +39,8 @@ const PYTHON_ARRAY_COLUMNS = [
 
 /** Runs `main` in this process, capturing what it prints. */
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => void out.push(a.join(" "));
-  console.error = (...a: unknown[]) => void err.push(a.join(" "));
-  try {
-    const code = await main(args);
-    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
+  const { value: code, stdout, stderr } = await captured(() => main(args));
+  return { code, stdout, stderr };
 }
 
 /** A data root `{dir}/data` with a store of `skycells` in `data/ps1_skycells_zarr/ps1_skycells.zarr`. */

@@ -14,6 +14,7 @@ import { skycellName, ZONES } from "../../lib/sky/rings.ts";
 import { skycellGroupPath } from "../../lib/store/layout.ts";
 import { main } from "../../zarr_inventory.ts";
 import { editMetadata, makeStore, tempDir, writeSkycell } from "./_store.ts";
+import { captured } from "../extract/_store.ts";
 
 const A = "skycell.2556.080";
 const B = "skycell.2556.081";
@@ -31,18 +32,8 @@ function mapPaths(html: string): Array<{ name: string; state: string; d: string 
 
 /** Runs `main` in this process, capturing what it prints. */
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => void out.push(a.join(" "));
-  console.error = (...a: unknown[]) => void err.push(a.join(" "));
-  try {
-    const code = await main(args);
-    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
+  const { value: code, stdout, stderr } = await captured(() => main(args));
+  return { code, stdout, stderr };
 }
 
 /** Asserts nothing on the page reaches outside it: no script, no external resource. */
