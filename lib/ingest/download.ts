@@ -80,7 +80,6 @@ class DownloadRun {
   #rows = 0;
   #skycells: string[] = [];
   #peakRss = 0;
-  #headBreaker?: ArchiveBreaker;
 
   constructor(o: DownloadOptions) {
     this.#o = o;
@@ -194,13 +193,13 @@ class DownloadRun {
     const client = this.#makeClient(this.#runSignal(), Math.min(1, cfg.retries));
     const plan: NonNullable<DownloadResult["plan"]> = [];
     // HEAD requests stop once the archive looks unreachable, as downloads do: sizes are then unknown.
-    this.#headBreaker = new ArchiveBreaker(breakerLimit(cfg.maxConnections));
+    const breaker = new ArchiveBreaker(breakerLimit(cfg.maxConnections));
     try {
       for (const skycell of this.#skycells) {
         const p = store
           ? await planSkycell(store, skycell, cfg.bands, this.#o.overwrite ?? false)
           : { skycell, fetch: skycellJobs(skycell, cfg.bands), complete: [] };
-        const sizes = await Promise.all(p.fetch.map((job) => this.#expectedBytes(job, client)));
+        const sizes = await Promise.all(p.fetch.map((job) => this.#expectedBytes(job, client, breaker)));
         const known = sizes.every((s) => s !== null);
         plan.push({
           skycell,
@@ -226,13 +225,16 @@ class DownloadRun {
     return result;
   }
 
-  async #expectedBytes(job: ArrayJob, client: ArchiveClient): Promise<number | null> {
+  async #expectedBytes(
+    job: ArrayJob,
+    client: ArchiveClient,
+    breaker: ArchiveBreaker,
+  ): Promise<number | null> {
     const cfg = this.#cfg!;
     if (this.#o.useLocalFiles) {
       const st = await fs.stat(localPath(cfg.localRoot, job.skycell, job.band, job.kind)).catch(() => null);
       if (st?.isFile()) return st.size;
     }
-    const breaker = this.#headBreaker!;
     if (breaker.tripped) return null;
     try {
       const size =

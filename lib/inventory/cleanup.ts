@@ -31,7 +31,7 @@ import * as path from "node:path";
 import { ARRAY_KINDS, arrayName, parseArrayName } from "../store/layout.ts";
 import { hostToken, isTempName, parseTempName, tempOwner } from "../zarr/names.ts";
 import { isOwnerGone, ownersDir } from "../zarr/owner.ts";
-import { type ChildNode, ZarrStore } from "../zarr/store.ts";
+import { ZarrStore } from "../zarr/store.ts";
 
 import { checkArray, measureTree } from "./check.ts";
 import type { ArrayRecord, Inventory, SkycellRecord } from "./records.ts";
@@ -161,10 +161,6 @@ export async function tempVerdict(
   };
 }
 
-function currentChild(store: ZarrStore, nodePath: string): ChildNode {
-  return store.childSync(nodePath);
-}
-
 async function groupAttributes(store: ZarrStore, groupPath: string): Promise<Record<string, unknown>> {
   try {
     return (await store.readNode(groupPath))?.attributes ?? {};
@@ -177,7 +173,7 @@ async function groupAttributes(store: ZarrStore, groupPath: string): Promise<Rec
 async function recheckArray(store: ZarrStore, record: ArrayRecord, deep: boolean): Promise<Verdict> {
   if (!exists(store.fsPath(record.path))) return { remove: false, reason: "gone since the scan" };
   const groupPath = record.path.slice(0, record.path.lastIndexOf("/"));
-  const now = await checkArray(store, currentChild(store, record.path), {
+  const now = await checkArray(store, store.childSync(record.path), {
     skycell: record.skycell,
     projection: record.projection,
     layout: record.layout,
@@ -233,7 +229,7 @@ async function recheckSkycell(
   let healthy = 0;
   for (const name of arrays) {
     const parsed = parseArrayName(name)!;
-    const record = await checkArray(store, currentChild(store, `${skycell.path}/${name}`), {
+    const record = await checkArray(store, store.childSync(`${skycell.path}/${name}`), {
       skycell: skycell.name,
       projection: skycell.projection,
       layout: skycell.layout,

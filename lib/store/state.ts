@@ -183,11 +183,10 @@ export function arrayState(
     const files = verifyArrayFiles(store.root, store.fsPath(child.path), info, where);
     rest.files = files.scan;
     for (const e of files.evidence) problems.push({ code: e.code, message: e.message });
-    if (
-      rest.marker?.storedChunks !== null && rest.marker && files.scan.files.length > rest.marker.storedChunks!
-    ) {
+    const recorded = rest.marker?.storedChunks ?? null;
+    if (recorded !== null && files.scan.files.length > recorded) {
       rest.notes.push(
-        `${files.scan.files.length} chunk files present, more than the ${rest.marker.storedChunks} the marker records`,
+        `${files.scan.files.length} chunk files present, more than the ${recorded} the marker records`,
       );
     }
   } catch (err) {

@@ -20,7 +20,15 @@ import zlib from "node:zlib";
 import * as path from "node:path";
 import { StoreError } from "./errors.ts";
 import { readStoreFileSync } from "./files.ts";
-import { type ArraySpec, fillValueOf, type StoreDtype, ZSTD_LEVEL } from "./metadata.ts";
+import {
+  type ArraySpec,
+  CHUNK_KEY_PREFIX,
+  defaultChunkKey,
+  fillValueOf,
+  type StoreDtype,
+  ZSTD_LEVEL,
+} from "./metadata.ts";
+import { maxChunkBytes } from "./verify.ts";
 
 /** A typed array of one of the store's data types. */
 export type StoreTypedArray = Float32Array<ArrayBuffer> | Uint16Array<ArrayBuffer>;
@@ -261,7 +269,7 @@ export function writeChunkRow(
     (spec.dtype === "float32" ? scratch instanceof Float32Array : scratch instanceof Uint16Array);
   const own = !fits;
   const chunk = own ? allocate(spec.dtype, cr * cc) : scratch!;
-  const rowKey = `c/${chunkRow}`;
+  const rowKey = defaultChunkKey([chunkRow]);
   let made = false;
   const result: BandWriteResult = { written: 0, bytes: 0, keys: [] };
   try {
@@ -271,7 +279,7 @@ export function writeChunkRow(
         makeRowDir(arrayDir, rowKey);
         made = true;
       }
-      const key = `${rowKey}/${col}`;
+      const key = defaultChunkKey([chunkRow, col]);
       result.bytes += writeChunkFile(path.join(arrayDir, key), chunk);
       result.written++;
       result.keys.push(key);
@@ -287,7 +295,7 @@ export function writeChunkRow(
  * array removed meanwhile (by a cleanup, or a deleted group) is an error, not silently recreated.
  */
 function makeRowDir(arrayDir: string, rowKey: string): void {
-  for (const dir of [path.join(arrayDir, "c"), path.join(arrayDir, rowKey)]) {
+  for (const dir of [path.join(arrayDir, CHUNK_KEY_PREFIX), path.join(arrayDir, rowKey)]) {
     try {
       Deno.mkdirSync(dir);
     } catch (err) {
@@ -304,25 +312,23 @@ function makeRowDir(arrayDir: string, rowKey: string): void {
  * Reads and decodes one chunk file of the toolkit's codec chain (bytes + zstd), bounded: the file must be
  * a regular file inside the store (`root`) no larger than a chunk can be, and it must decode to exactly
  * `elements` values. An absent file is the fill value (null) unless `required` (the completion marker
- * records it), which throws {@link StoreError} naming the chunk. `where` names the chunk in errors.
+ * records it), which throws {@link StoreError} naming the chunk file.
  */
 export function readChunkFileSync(
   root: string,
   file: string,
   dtype: StoreDtype | string,
   elements: number,
-  opts: { required?: boolean; where?: string } = {},
+  opts: { required?: boolean } = {},
 ): StoreTypedArray | null {
-  const where = opts.where ?? file;
-  const limit = 2 * elements * (dtype === "uint16" ? 2 : 4) + 65536;
-  const bytes = readStoreFileSync(root, file, limit);
+  const bytes = readStoreFileSync(root, file, maxChunkBytes(elements, dtype));
   if (bytes === undefined) {
     if (opts.required) {
       throw new StoreError(
-        `${where}: chunk file missing (the completion marker records it): the array is damaged`,
+        `${file}: chunk file missing (the completion marker records it): the array is damaged`,
       );
     }
     return null;
   }
-  return decodeChunk(bytes, dtype, elements, where);
+  return decodeChunk(bytes, dtype, elements, file);
 }

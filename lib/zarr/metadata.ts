@@ -225,7 +225,7 @@ export function parseV3(doc: unknown, where: string): NodeInfo {
     fillValue: fillValue(doc.fill_value),
     codecs,
     attributes,
-    chunkKey: v2Keys ? (c) => c.length === 0 ? "0" : c.join(sep) : (c) => ["c", ...c].join(sep),
+    chunkKey: v2Keys ? (c) => c.length === 0 ? "0" : c.join(sep) : (c) => defaultChunkKey(c, sep),
     plainZstd: codecs.length === 2 && codecs[0] === "bytes" && codecs[1] === "zstd" &&
       (bytesConf?.endian ?? "little") === "little" && !v2Keys && sep === "/" &&
       (doc.storage_transformers === undefined ||
@@ -259,6 +259,14 @@ export function parseV2(doc: unknown, attrs: unknown, where: string): NodeInfo {
     chunkKey: (c) => c.length === 0 ? "0" : c.join(sep),
     plainZstd: false,
   };
+}
+
+/** The prefix of chunk keys in Zarr format 3's default key encoding (`c/0/1`). */
+export const CHUNK_KEY_PREFIX = "c";
+
+/** The key of a chunk in Zarr format 3's default key encoding: `c/0/1` (or `c.0.1` with separator `.`). */
+export function defaultChunkKey(coords: readonly number[], separator: "/" | "." = "/"): string {
+  return [CHUNK_KEY_PREFIX, ...coords].join(separator);
 }
 
 /** Number of chunks along each dimension. */

@@ -39,6 +39,7 @@ import {
   arrayMetadataJson,
   type ArraySpec,
   checkArraySpec,
+  defaultChunkKey,
   groupMetadataJson,
   type NodeInfo,
   parseV2,
@@ -589,7 +590,7 @@ export class ArrayBuild {
     this.#check();
     try {
       const written = this.#written.keys;
-      const info = { ...this.spec, chunkKey: (c: readonly number[]) => ["c", ...c].join("/") };
+      const info = { ...this.spec, chunkKey: (c: readonly number[]) => defaultChunkKey(c) };
       const onDisk = scanChunkFilesSync(this.#store.root, this.dir, info).files.map((f) => f.key);
       const lost = [...written].filter((key) => !onDisk.includes(key));
       if (lost.length > 0) {

@@ -70,8 +70,12 @@ export function isMarkedComplete(info: Pick<ArrayInfo, "attributes">): boolean {
  * never read into memory.
  */
 export function maxChunkFileBytes(info: Pick<ArrayInfo, "chunks" | "dtype">): number {
-  const elements = info.chunks.reduce((a, b) => a * b, 1);
-  return 2 * elements * itemBytes(info.dtype) + 65536;
+  return maxChunkBytes(info.chunks.reduce((a, b) => a * b, 1), info.dtype);
+}
+
+/** {@link maxChunkFileBytes} of a chunk of `elements` values of `dtype`. */
+export function maxChunkBytes(elements: number, dtype: string): number {
+  return 2 * elements * itemBytes(dtype) + 65536;
 }
 
 /** Bytes per element of a data type spelled `float32`, `uint16`, ... (1 when it has no size). */
